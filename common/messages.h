@@ -1,0 +1,94 @@
+// Messages between the coordinator (MPI rank 0, a thread) and worker ranks. This header is the
+// whole protocol; the MPI transport lives in scheduler/coordinator.cc and worker/worker_loop.cc.
+//
+//   coordinator -> every member of a group  kTagAssign    Assign (JSON)
+//   coordinator -> a group's leader         kTagCancel    Cancel (JSON): stop at the next step
+//   leader      -> coordinator              kTagProgress  Progress (JSON), every few seconds
+//   leader      -> coordinator              kTagResult    Result (JSON): trial finished
+//   leader      -> coordinator              kTagFailed    Failed (JSON): error or preempted
+//   coordinator -> every rank               kTagShutdown  Shutdown (JSON): exit with code
+//
+// Groups are formed per assignment: every member receives the same Assign (with the member
+// ranks and a communicator tag) and calls MPI_Comm_create_group, so group size may differ by
+// trial (e.g. by model size). Group rank 0 (the lowest world rank) is the leader: it
+// broadcasts initial parameters within the group, checkpoints, evaluates and reports.
+// All payloads are JSON text: tiny next to a training step, and readable in logs.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/results_store.h"
+
+namespace revsweep {
+
+enum MessageTag : int {
+  kTagAssign = 101,
+  kTagCancel = 102,
+  kTagProgress = 103,
+  kTagResult = 104,
+  kTagFailed = 105,
+  kTagShutdown = 106,
+};
+
+struct AssignMsg {
+  std::string trial_id;
+  std::string settings_json;   // SettingsToJson of the trial
+  std::string task_path;       // token cache written by `revsweep prepare`
+  std::string checkpoint_dir;  // <run dir>/trials/<id>/checkpoints
+  int64_t attempt_id = 0;
+  int attempt_number = 1;      // 1-based count of this trial's attempts
+  std::vector<int> ranks;      // world ranks of the group, ascending; ranks[0] leads
+  int comm_tag = 0;            // tag for MPI_Comm_create_group, unique per assignment
+  double bucket_mb = 25;
+  double progress_every_s = 2;
+};
+
+struct CancelMsg {
+  std::string trial_id;
+  std::string reason;          // "timeout" | "preempted"
+};
+
+struct ProgressMsg {
+  int64_t attempt_id = 0;
+  ProgressRow row;
+  std::vector<std::pair<int64_t, double>> curve;  // (step, loss) points since last message
+};
+
+struct ResultMsg {
+  std::string trial_id;
+  int64_t attempt_id = 0;
+  std::map<std::string, double> metrics;
+  int64_t params = 0;
+  int64_t end_step = 0;
+};
+
+struct FailedMsg {
+  std::string trial_id;
+  int64_t attempt_id = 0;
+  Outcome outcome = Outcome::kCrash;  // crash | fatal | timeout | preempted
+  std::string message;
+  int64_t end_step = 0;
+};
+
+struct ShutdownMsg {
+  int exit_code = 0;
+};
+
+std::string Encode(const AssignMsg& m);
+std::string Encode(const CancelMsg& m);
+std::string Encode(const ProgressMsg& m);
+std::string Encode(const ResultMsg& m);
+std::string Encode(const FailedMsg& m);
+std::string Encode(const ShutdownMsg& m);
+// Decoders throw std::runtime_error on malformed input.
+AssignMsg DecodeAssign(const std::string& s);
+CancelMsg DecodeCancel(const std::string& s);
+ProgressMsg DecodeProgress(const std::string& s);
+ResultMsg DecodeResult(const std::string& s);
+FailedMsg DecodeFailed(const std::string& s);
+ShutdownMsg DecodeShutdown(const std::string& s);
+
+}  // namespace revsweep

@@ -1,0 +1,606 @@
+#include "common/results_store.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <stdexcept>
+
+#include "common/user_error.h"
+
+namespace revsweep {
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A prepared statement with RAII finalize. Errors become std::runtime_error carrying
+// SQLite's message: they are internal errors, not a user's mistake.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK)
+      throw std::runtime_error(std::string("store: ") + sqlite3_errmsg(db) + " in: " + sql);
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, const char* v) { return Bind(i, std::string(v)); }
+  Stmt& Bind(int i, double v) {
+    sqlite3_bind_double(s_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, int v) { return Bind(i, static_cast<int64_t>(v)); }
+  // Returns true while rows remain.
+  bool Step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw std::runtime_error(std::string("store: ") + sqlite3_errmsg(db_));
+  }
+  void Run() {
+    Step();
+    sqlite3_reset(s_);
+  }
+  void Reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  std::string Text(int c) {
+    auto p = sqlite3_column_text(s_, c);
+    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, c)) : "";
+  }
+  double Double(int c) { return sqlite3_column_double(s_, c); }
+  int64_t Int(int c) { return sqlite3_column_int64(s_, c); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+// Commits on Commit(), rolls back otherwise: every state change is one transaction.
+class Txn {
+ public:
+  explicit Txn(sqlite3* db) : db_(db) { Exec("BEGIN IMMEDIATE"); }
+  ~Txn() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void Commit() {
+    Exec("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  void Exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string m = err ? err : "?";
+      sqlite3_free(err);
+      throw std::runtime_error("store: " + m);
+    }
+  }
+  sqlite3* db_;
+  bool done_ = false;
+};
+
+void ExecSql(sqlite3* db, const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "?";
+    sqlite3_free(err);
+    throw std::runtime_error("store: " + m);
+  }
+}
+
+// Migration i takes the schema from version i to i + 1.
+const char* kMigrations[] = {
+    // 0 -> 1
+    R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sweeps(name TEXT PRIMARY KEY, yaml TEXT NOT NULL, run_dir TEXT NOT NULL,
+                    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE trials(id TEXT PRIMARY KEY, settings TEXT NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'pending', cost REAL NOT NULL DEFAULT 0,
+                    params INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL);
+CREATE INDEX trials_state ON trials(state);
+CREATE TABLE sweep_trials(sweep TEXT NOT NULL, trial_id TEXT NOT NULL, ord INTEGER NOT NULL,
+                          PRIMARY KEY(sweep, trial_id)) WITHOUT ROWID;
+CREATE INDEX sweep_trials_trial ON sweep_trials(trial_id);
+CREATE TABLE attempts(id INTEGER PRIMARY KEY AUTOINCREMENT, trial_id TEXT NOT NULL,
+                      job_id TEXT NOT NULL, slurm_restart INTEGER NOT NULL DEFAULT 0,
+                      ranks INTEGER NOT NULL DEFAULT 0, started_at REAL NOT NULL,
+                      ended_at REAL NOT NULL DEFAULT 0, outcome TEXT NOT NULL,
+                      message TEXT NOT NULL DEFAULT '', start_step INTEGER NOT NULL DEFAULT 0,
+                      end_step INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX attempts_trial ON attempts(trial_id);
+CREATE INDEX attempts_outcome ON attempts(outcome);
+CREATE TABLE progress(trial_id TEXT PRIMARY KEY, step INTEGER, total_steps INTEGER, loss REAL,
+                      tokens_per_s REAL, elapsed_s REAL, updated_at REAL);
+CREATE TABLE results(trial_id TEXT NOT NULL, key TEXT NOT NULL, value REAL,
+                     PRIMARY KEY(trial_id, key)) WITHOUT ROWID;
+INSERT INTO meta(key, value) VALUES('schema_version', '1');
+)sql",
+    // 1 -> 2
+    R"sql(
+CREATE TABLE jobs(job_id TEXT PRIMARY KEY, sweep TEXT NOT NULL, kind TEXT NOT NULL,
+                  state TEXT NOT NULL DEFAULT '', submitted_at REAL NOT NULL DEFAULT 0,
+                  info TEXT NOT NULL DEFAULT '');
+CREATE INDEX jobs_sweep ON jobs(sweep);
+CREATE TABLE loss_curve(trial_id TEXT NOT NULL, step INTEGER NOT NULL, loss REAL,
+                        PRIMARY KEY(trial_id, step)) WITHOUT ROWID;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+)sql",
+};
+
+int ReadVersion(sqlite3* db) {
+  Stmt t(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
+  t.Step();
+  if (t.Int(0) == 0) return 0;
+  Stmt s(db, "SELECT value FROM meta WHERE key='schema_version'");
+  return s.Step() ? std::stoi(s.Text(0)) : 0;
+}
+
+// Network filesystems where SQLite's WAL (shared memory index) is unsafe.
+bool OnNetworkFilesystem(const std::string& dir) {
+  struct statfs fs;
+  if (statfs(dir.c_str(), &fs) != 0) return false;
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case 0x6969:      // NFS
+    case 0xFF534D42:  // CIFS
+    case 0xFE534D42:  // SMB2
+    case 0x517B:      // SMB
+    case 0x0BD00BD0:  // Lustre
+    case 0x47504653:  // GPFS
+    case 0x19830326:  // BeeGFS
+    case 0x65735546:  // FUSE
+    case 0x00C36400:  // CephFS
+      return true;
+    default:
+      return false;
+  }
+}
+
+TrialRow ReadTrial(Stmt& s) {
+  TrialRow t;
+  t.id = s.Text(0);
+  t.settings = SettingsFromJson(s.Text(1));
+  t.state = TrialStateFromName(s.Text(2));
+  t.cost = s.Double(3);
+  t.params = s.Int(4);
+  t.attempts = static_cast<int>(s.Int(5));
+  t.last_error = s.Text(6);
+  t.updated_at = s.Double(7);
+  return t;
+}
+
+AttemptRow ReadAttempt(Stmt& s) {
+  AttemptRow a;
+  a.id = s.Int(0);
+  a.trial_id = s.Text(1);
+  a.job_id = s.Text(2);
+  a.slurm_restart = static_cast<int>(s.Int(3));
+  a.ranks = static_cast<int>(s.Int(4));
+  a.started_at = s.Double(5);
+  a.ended_at = s.Double(6);
+  a.outcome = OutcomeFromName(s.Text(7));
+  a.message = s.Text(8);
+  a.start_step = s.Int(9);
+  a.end_step = s.Int(10);
+  return a;
+}
+
+constexpr const char* kAttemptCols =
+    "id, trial_id, job_id, slurm_restart, ranks, started_at, ended_at, outcome, message, "
+    "start_step, end_step";
+
+}  // namespace
+
+const char* TrialStateName(TrialState s) {
+  switch (s) {
+    case TrialState::kPending: return "pending";
+    case TrialState::kRunning: return "running";
+    case TrialState::kDone: return "done";
+    case TrialState::kFailed: return "failed";
+  }
+  return "pending";
+}
+
+TrialState TrialStateFromName(const std::string& s) {
+  if (s == "running") return TrialState::kRunning;
+  if (s == "done") return TrialState::kDone;
+  if (s == "failed") return TrialState::kFailed;
+  return TrialState::kPending;
+}
+
+const char* OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kRunning: return "running";
+    case Outcome::kDone: return "done";
+    case Outcome::kFailed: return "failed";
+    case Outcome::kCrash: return "crash";
+    case Outcome::kTimeout: return "timeout";
+    case Outcome::kPreempted: return "preempted";
+    case Outcome::kLost: return "lost";
+    case Outcome::kFatal: return "fatal";
+  }
+  return "running";
+}
+
+Outcome OutcomeFromName(const std::string& s) {
+  for (Outcome o : {Outcome::kRunning, Outcome::kDone, Outcome::kFailed, Outcome::kCrash,
+                    Outcome::kTimeout, Outcome::kPreempted, Outcome::kLost, Outcome::kFatal})
+    if (s == OutcomeName(o)) return o;
+  return Outcome::kFailed;
+}
+
+ResultsStore::ResultsStore(const std::string& path, bool readonly)
+    : path_(path), readonly_(readonly) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw UserError(path, 0, 0, "", "store path is a directory; give a file such as " + path +
+                                        "/revsweep.db");
+  fs::path parent = fs::absolute(path, ec).parent_path();
+  if (readonly) {
+    if (!fs::exists(path, ec)) throw UserError(path, 0, 0, "", "no store here (run a sweep first)");
+  } else {
+    fs::create_directories(parent, ec);
+    if (ec) throw UserError(path, 0, 0, "", "cannot create folder " + parent.string() + ": " +
+                                               ec.message());
+    if (access(parent.c_str(), W_OK) != 0 || (fs::exists(path) && access(path.c_str(), W_OK) != 0))
+      throw UserError(path, 0, 0, "", "store is not writable");
+  }
+  int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string m = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw UserError(path, 0, 0, "", "cannot open store: " + m);
+  }
+  sqlite3_busy_timeout(db_, 30000);
+  try {
+    // Reading the schema also detects a file that is not a SQLite database.
+    int version = ReadVersion(db_);
+    if (version > kStoreSchemaVersion)
+      throw UserError(path, 0, 0, "", "store has schema version " + std::to_string(version) +
+                                          ", newer than this revsweep (" +
+                                          std::to_string(kStoreSchemaVersion) +
+                                          "); use a newer revsweep or another store");
+    if (!readonly) {
+      const char* env = getenv("REVSWEEP_JOURNAL_MODE");
+      std::string mode = env ? env : (OnNetworkFilesystem(parent.string()) ? "DELETE" : "WAL");
+      ExecSql(db_, "PRAGMA journal_mode=" + mode);
+      // FULL: a commit survives power loss, not only a process crash.
+      ExecSql(db_, "PRAGMA synchronous=FULL");
+      if (version < kStoreSchemaVersion) MigrateTo(db_, kStoreSchemaVersion);
+    } else if (version < kStoreSchemaVersion) {
+      throw UserError(path, 0, 0, "", "store has schema version " + std::to_string(version) +
+                                          "; open it once read-write (any revsweep run) to migrate");
+    }
+  } catch (const std::runtime_error& e) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    if (dynamic_cast<const UserError*>(&e)) throw;
+    throw UserError(path, 0, 0, "", std::string("not a revsweep store: ") + e.what());
+  }
+}
+
+ResultsStore::~ResultsStore() {
+  if (db_) sqlite3_close(db_);
+}
+
+void ResultsStore::MigrateTo(sqlite3* db, int target) {
+  Txn txn(db);
+  int version = ReadVersion(db);
+  for (int v = version; v < target; ++v) ExecSql(db, kMigrations[v]);
+  txn.Commit();
+}
+
+void ResultsStore::Exec(const std::string& sql) { ExecSql(db_, sql); }
+
+int ResultsStore::SchemaVersion() { return ReadVersion(db_); }
+
+std::string ResultsStore::JournalMode() {
+  Stmt s(db_, "PRAGMA journal_mode");
+  s.Step();
+  return s.Text(0);
+}
+
+int ResultsStore::UpsertSweep(const std::string& name, const std::string& yaml,
+                              const std::string& run_dir,
+                              const std::vector<std::pair<std::string, Settings>>& trials,
+                              const std::vector<double>& costs) {
+  const double now = Now();
+  Txn txn(db_);
+  Stmt sw(db_,
+          "INSERT INTO sweeps(name, yaml, run_dir, created_at, updated_at) VALUES(?,?,?,?,?) "
+          "ON CONFLICT(name) DO UPDATE SET yaml=excluded.yaml, run_dir=excluded.run_dir, "
+          "updated_at=excluded.updated_at");
+  sw.Bind(1, name).Bind(2, yaml).Bind(3, run_dir).Bind(4, now).Bind(5, now).Run();
+  Stmt ins(db_,
+           "INSERT OR IGNORE INTO trials(id, settings, cost, created_at, updated_at) "
+           "VALUES(?,?,?,?,?)");
+  Stmt link(db_, "INSERT OR REPLACE INTO sweep_trials(sweep, trial_id, ord) VALUES(?,?,?)");
+  int added = 0;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    ins.Reset();
+    ins.Bind(1, trials[i].first)
+        .Bind(2, SettingsToJson(trials[i].second))
+        .Bind(3, i < costs.size() ? costs[i] : 0.0)
+        .Bind(4, now)
+        .Bind(5, now)
+        .Run();
+    added += sqlite3_changes(db_);
+    link.Reset();
+    link.Bind(1, name).Bind(2, trials[i].first).Bind(3, static_cast<int64_t>(i)).Run();
+  }
+  txn.Commit();
+  return added;
+}
+
+bool ResultsStore::HasSweep(const std::string& name) {
+  Stmt s(db_, "SELECT 1 FROM sweeps WHERE name=?");
+  s.Bind(1, name);
+  return s.Step();
+}
+
+std::string ResultsStore::SweepYaml(const std::string& name) {
+  Stmt s(db_, "SELECT yaml FROM sweeps WHERE name=?");
+  s.Bind(1, name);
+  return s.Step() ? s.Text(0) : "";
+}
+
+std::string ResultsStore::SweepRunDir(const std::string& name) {
+  Stmt s(db_, "SELECT run_dir FROM sweeps WHERE name=?");
+  s.Bind(1, name);
+  return s.Step() ? s.Text(0) : "";
+}
+
+std::vector<std::string> ResultsStore::SweepNames() {
+  Stmt s(db_, "SELECT name FROM sweeps ORDER BY updated_at DESC");
+  std::vector<std::string> out;
+  while (s.Step()) out.push_back(s.Text(0));
+  return out;
+}
+
+std::vector<TrialRow> ResultsStore::Trials(const std::string& sweep) {
+  Stmt s(db_,
+         "SELECT t.id, t.settings, t.state, t.cost, t.params, t.attempts, t.last_error, "
+         "t.updated_at FROM sweep_trials st JOIN trials t ON t.id = st.trial_id "
+         "WHERE st.sweep=? ORDER BY st.ord");
+  s.Bind(1, sweep);
+  std::vector<TrialRow> out;
+  while (s.Step()) out.push_back(ReadTrial(s));
+  return out;
+}
+
+std::optional<TrialRow> ResultsStore::Trial(const std::string& id) {
+  Stmt s(db_,
+         "SELECT id, settings, state, cost, params, attempts, last_error, updated_at FROM trials "
+         "WHERE id=?");
+  s.Bind(1, id);
+  if (!s.Step()) return std::nullopt;
+  return ReadTrial(s);
+}
+
+std::map<std::string, int> ResultsStore::CountByState(const std::string& sweep) {
+  Stmt s(db_,
+         "SELECT t.state, count(*) FROM sweep_trials st JOIN trials t ON t.id = st.trial_id "
+         "WHERE st.sweep=? GROUP BY t.state");
+  s.Bind(1, sweep);
+  std::map<std::string, int> out{{"pending", 0}, {"running", 0}, {"done", 0}, {"failed", 0}};
+  while (s.Step()) out[s.Text(0)] = static_cast<int>(s.Int(1));
+  return out;
+}
+
+int64_t ResultsStore::StartAttempt(const std::string& trial_id, const std::string& job_id,
+                                   int slurm_restart, int ranks, int64_t start_step) {
+  const double now = Now();
+  Txn txn(db_);
+  Stmt claim(db_,
+             "UPDATE trials SET state='running', attempts=attempts+1, updated_at=? "
+             "WHERE id=? AND state='pending'");
+  claim.Bind(1, now).Bind(2, trial_id).Run();
+  if (sqlite3_changes(db_) != 1) return 0;  // rolled back by ~Txn
+  Stmt ins(db_,
+           "INSERT INTO attempts(trial_id, job_id, slurm_restart, ranks, started_at, outcome, "
+           "start_step, end_step) VALUES(?,?,?,?,?,'running',?,?)");
+  ins.Bind(1, trial_id).Bind(2, job_id).Bind(3, slurm_restart).Bind(4, ranks).Bind(5, now);
+  ins.Bind(6, start_step).Bind(7, start_step).Run();
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  txn.Commit();
+  return id;
+}
+
+bool ResultsStore::FinishTrial(const std::string& trial_id, int64_t attempt_id,
+                               const std::map<std::string, double>& metrics, int64_t params,
+                               int64_t end_step) {
+  const double now = Now();
+  Txn txn(db_);
+  Stmt st(db_, "SELECT state FROM trials WHERE id=?");
+  st.Bind(1, trial_id);
+  if (!st.Step() || st.Text(0) == "done") return false;
+  Stmt res(db_, "INSERT OR REPLACE INTO results(trial_id, key, value) VALUES(?,?,?)");
+  for (const auto& [k, v] : metrics) {
+    res.Reset();
+    res.Bind(1, trial_id).Bind(2, k).Bind(3, v).Run();
+  }
+  Stmt att(db_,
+           "UPDATE attempts SET outcome='done', ended_at=?, end_step=? WHERE id=?");
+  att.Bind(1, now).Bind(2, end_step).Bind(3, attempt_id).Run();
+  Stmt tr(db_,
+          "UPDATE trials SET state='done', params=?, last_error='', updated_at=? WHERE id=?");
+  tr.Bind(1, params).Bind(2, now).Bind(3, trial_id).Run();
+  txn.Commit();
+  return true;
+}
+
+void ResultsStore::EndAttempt(int64_t attempt_id, Outcome outcome, const std::string& message,
+                              TrialState next, int64_t end_step) {
+  const double now = Now();
+  Txn txn(db_);
+  Stmt a(db_, "SELECT trial_id FROM attempts WHERE id=? AND outcome='running'");
+  a.Bind(1, attempt_id);
+  if (!a.Step()) return;  // already closed: nothing to do (idempotent)
+  std::string trial_id = a.Text(0);
+  Stmt att(db_, "UPDATE attempts SET outcome=?, message=?, ended_at=?, end_step=? WHERE id=?");
+  att.Bind(1, OutcomeName(outcome)).Bind(2, message).Bind(3, now).Bind(4, end_step);
+  att.Bind(5, attempt_id).Run();
+  Stmt tr(db_,
+          "UPDATE trials SET state=?, last_error=CASE WHEN ?='' THEN last_error ELSE ? END, "
+          "updated_at=? WHERE id=? AND state='running'");
+  tr.Bind(1, TrialStateName(next)).Bind(2, message).Bind(3, message).Bind(4, now);
+  tr.Bind(5, trial_id).Run();
+  txn.Commit();
+}
+
+std::vector<AttemptRow> ResultsStore::Attempts(const std::string& trial_id) {
+  Stmt s(db_, (std::string("SELECT ") + kAttemptCols + " FROM attempts WHERE trial_id=? ORDER BY id")
+                  .c_str());
+  s.Bind(1, trial_id);
+  std::vector<AttemptRow> out;
+  while (s.Step()) out.push_back(ReadAttempt(s));
+  return out;
+}
+
+std::map<Outcome, int> ResultsStore::AttemptOutcomes(const std::string& trial_id) {
+  Stmt s(db_, "SELECT outcome, count(*) FROM attempts WHERE trial_id=? GROUP BY outcome");
+  s.Bind(1, trial_id);
+  std::map<Outcome, int> out;
+  while (s.Step()) out[OutcomeFromName(s.Text(0))] = static_cast<int>(s.Int(1));
+  return out;
+}
+
+std::vector<AttemptRow> ResultsStore::RunningAttempts() {
+  Stmt s(db_, (std::string("SELECT ") + kAttemptCols +
+               " FROM attempts WHERE outcome='running' ORDER BY id")
+                  .c_str());
+  std::vector<AttemptRow> out;
+  while (s.Step()) out.push_back(ReadAttempt(s));
+  return out;
+}
+
+void ResultsStore::SetParams(const std::string& trial_id, int64_t params) {
+  Stmt s(db_, "UPDATE trials SET params=? WHERE id=?");
+  s.Bind(1, params).Bind(2, trial_id).Run();
+}
+
+void ResultsStore::WriteProgress(
+    const std::vector<ProgressRow>& rows,
+    const std::vector<std::tuple<std::string, int64_t, double>>& curve_points) {
+  if (rows.empty() && curve_points.empty()) return;
+  Txn txn(db_);
+  Stmt p(db_,
+         "INSERT OR REPLACE INTO progress(trial_id, step, total_steps, loss, tokens_per_s, "
+         "elapsed_s, updated_at) VALUES(?,?,?,?,?,?,?)");
+  for (const ProgressRow& r : rows) {
+    p.Reset();
+    p.Bind(1, r.trial_id).Bind(2, r.step).Bind(3, r.total_steps).Bind(4, r.loss);
+    p.Bind(5, r.tokens_per_s).Bind(6, r.elapsed_s).Bind(7, r.updated_at > 0 ? r.updated_at : Now());
+    p.Run();
+  }
+  Stmt c(db_, "INSERT OR REPLACE INTO loss_curve(trial_id, step, loss) VALUES(?,?,?)");
+  for (const auto& [id, step, loss] : curve_points) {
+    c.Reset();
+    c.Bind(1, id).Bind(2, step).Bind(3, loss).Run();
+  }
+  txn.Commit();
+}
+
+std::vector<ProgressRow> ResultsStore::Progress(const std::string& sweep) {
+  Stmt s(db_,
+         "SELECT p.trial_id, p.step, p.total_steps, p.loss, p.tokens_per_s, p.elapsed_s, "
+         "p.updated_at FROM sweep_trials st JOIN progress p ON p.trial_id = st.trial_id "
+         "WHERE st.sweep=? ORDER BY st.ord");
+  s.Bind(1, sweep);
+  std::vector<ProgressRow> out;
+  while (s.Step()) {
+    ProgressRow r;
+    r.trial_id = s.Text(0);
+    r.step = s.Int(1);
+    r.total_steps = s.Int(2);
+    r.loss = s.Double(3);
+    r.tokens_per_s = s.Double(4);
+    r.elapsed_s = s.Double(5);
+    r.updated_at = s.Double(6);
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<std::pair<int64_t, double>> ResultsStore::LossCurve(const std::string& trial_id) {
+  Stmt s(db_, "SELECT step, loss FROM loss_curve WHERE trial_id=? ORDER BY step");
+  s.Bind(1, trial_id);
+  std::vector<std::pair<int64_t, double>> out;
+  while (s.Step()) out.emplace_back(s.Int(0), s.Double(1));
+  return out;
+}
+
+std::map<std::string, double> ResultsStore::Results(const std::string& trial_id) {
+  Stmt s(db_, "SELECT key, value FROM results WHERE trial_id=?");
+  s.Bind(1, trial_id);
+  std::map<std::string, double> out;
+  while (s.Step()) out[s.Text(0)] = s.Double(1);
+  return out;
+}
+
+std::map<std::string, std::map<std::string, double>> ResultsStore::SweepResults(
+    const std::string& sweep) {
+  Stmt s(db_,
+         "SELECT r.trial_id, r.key, r.value FROM sweep_trials st JOIN results r "
+         "ON r.trial_id = st.trial_id WHERE st.sweep=?");
+  s.Bind(1, sweep);
+  std::map<std::string, std::map<std::string, double>> out;
+  while (s.Step()) out[s.Text(0)][s.Text(1)] = s.Double(2);
+  return out;
+}
+
+void ResultsStore::UpsertJob(const JobRow& job) {
+  Stmt s(db_,
+         "INSERT INTO jobs(job_id, sweep, kind, state, submitted_at, info) VALUES(?,?,?,?,?,?) "
+         "ON CONFLICT(job_id) DO UPDATE SET state=excluded.state, info=excluded.info");
+  s.Bind(1, job.job_id).Bind(2, job.sweep).Bind(3, job.kind).Bind(4, job.state);
+  s.Bind(5, job.submitted_at > 0 ? job.submitted_at : Now()).Bind(6, job.info).Run();
+}
+
+std::vector<JobRow> ResultsStore::Jobs(const std::string& sweep) {
+  Stmt s(db_,
+         "SELECT job_id, sweep, kind, state, submitted_at, info FROM jobs WHERE sweep=? "
+         "ORDER BY submitted_at");
+  s.Bind(1, sweep);
+  std::vector<JobRow> out;
+  while (s.Step()) {
+    JobRow j;
+    j.job_id = s.Text(0);
+    j.sweep = s.Text(1);
+    j.kind = s.Text(2);
+    j.state = s.Text(3);
+    j.submitted_at = s.Double(4);
+    j.info = s.Text(5);
+    out.push_back(j);
+  }
+  return out;
+}
+
+int ResultsStore::ResetFailed(const std::string& sweep) {
+  Stmt s(db_,
+         "UPDATE trials SET state='pending' WHERE state='failed' AND id IN "
+         "(SELECT trial_id FROM sweep_trials WHERE sweep=?)");
+  s.Bind(1, sweep).Run();
+  return sqlite3_changes(db_);
+}
+
+}  // namespace revsweep

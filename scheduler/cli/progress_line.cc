@@ -1,0 +1,132 @@
+#include "scheduler/cli/progress_line.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "common/results_store.h"
+
+namespace revsweep {
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string Duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  char buf[32];
+  if (s < 60) snprintf(buf, sizeof buf, "%.0fs", s);
+  else if (s < 3600) snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, (static_cast<int>(s) % 3600) / 60);
+  return buf;
+}
+
+}  // namespace
+
+ProgressLine::ProgressLine(std::string store, std::string sweep, bool quiet)
+    : store_(std::move(store)), sweep_(std::move(sweep)), quiet_(quiet),
+      tty_(isatty(2)), start_(Now()) {}
+
+void ProgressLine::Update() {
+  if (quiet_) return;
+  const double now = Now();
+  if (!tty_ && now - last_print_ < 10) return;  // logs: a line every 10 s
+  last_print_ = now;
+  try {
+    ResultsStore s(store_, /*readonly=*/true);
+    auto trials = s.Trials(sweep_);
+    auto progress = s.Progress(sweep_);
+    std::map<std::string, const ProgressRow*> prog;
+    for (const auto& p : progress) prog[p.trial_id] = &p;
+    double total_cost = 0, done_cost = 0;
+    int done = 0, running = 0, failed = 0;
+    double loss = 0, tps = 0;
+    for (const auto& t : trials) {
+      total_cost += t.cost;
+      if (t.state == TrialState::kDone) {
+        done_cost += t.cost;
+        ++done;
+      } else if (t.state == TrialState::kFailed) {
+        total_cost -= t.cost;
+        ++failed;
+      } else if (t.state == TrialState::kRunning) {
+        ++running;
+        auto it = prog.find(t.id);
+        if (it != prog.end() && it->second->total_steps > 0) {
+          done_cost += t.cost * it->second->step / it->second->total_steps;
+          loss += it->second->loss;
+          tps += it->second->tokens_per_s;
+        }
+      }
+    }
+    // ETA from work (cost-weighted) finished during this run so far.
+    const double frac = total_cost > 0 ? done_cost / total_cost : 0;
+    const double elapsed = now - start_;
+    const double eta = frac > 0.001 ? elapsed * (1 - frac) / frac : NAN;
+    const int width = 24;
+    std::string bar(static_cast<size_t>(width * frac + 0.5), '#');
+    bar.resize(width, '.');
+    char line[256];
+    snprintf(line, sizeof line, "[%s] %3.0f%%  %d/%zu done  %d running%s  loss %.3f  %.0f tok/s  ETA %s",
+             bar.c_str(), 100 * frac, done, trials.size(), running,
+             failed ? (", " + std::to_string(failed) + " failed").c_str() : "",
+             running ? loss / running : 0.0, tps, Duration(eta).c_str());
+    std::string l = line;
+    if (tty_) {
+      std::string pad = l.size() < last_len_ ? std::string(last_len_ - l.size(), ' ') : "";
+      fprintf(stderr, "\r%s%s", l.c_str(), pad.c_str());
+      last_len_ = l.size();
+    } else {
+      fprintf(stderr, "%s\n", l.c_str());
+    }
+    fflush(stderr);
+  } catch (const std::exception&) {
+    // The store may not exist for a moment at start-up; the next tick will try again.
+  }
+}
+
+void ProgressLine::Finish() {
+  if (!quiet_ && tty_ && last_len_) fprintf(stderr, "\n");
+}
+
+void PrintRunTable(const std::string& store, const std::string& sweep) {
+  ResultsStore s(store, /*readonly=*/true);
+  auto trials = s.Trials(sweep);
+  auto results = s.SweepResults(sweep);
+  std::set<std::string> cells;
+  for (const auto& [id, m] : results)
+    for (const auto& [k, v] : m)
+      if (k.rfind("acc.", 0) == 0 && k.find(".heldout") != std::string::npos) cells.insert(k.substr(4));
+  printf("%-16s %-8s %9s %5s", "trial", "size", "params", "seed");
+  for (const auto& c : cells) printf(" %16.16s", c.c_str());
+  printf(" %8s  %s\n", "lik.p", "state");
+  for (const auto& t : trials) {
+    auto get = [&](const std::string& k) -> std::string {
+      auto it = t.settings.find(k);
+      return it == t.settings.end() ? "" : ValueToString(it->second);
+    };
+    printf("%-16s %-8s %9lld %5s", t.id.c_str(), get("model.size").c_str(),
+           static_cast<long long>(t.params), get("train.seed").c_str());
+    auto rit = results.find(t.id);
+    for (const auto& c : cells) {
+      if (rit != results.end() && rit->second.count("acc." + c))
+        printf(" %15.1f%%", 100 * rit->second.at("acc." + c));
+      else
+        printf(" %16s", "-");
+    }
+    if (rit != results.end() && rit->second.count("likelihood.p"))
+      printf(" %8.3f", rit->second.at("likelihood.p"));
+    else
+      printf(" %8s", "-");
+    printf("  %s%s\n", TrialStateName(t.state),
+           t.state == TrialState::kFailed ? (": " + t.last_error.substr(0, 60)).c_str() : "");
+  }
+}
+
+}  // namespace revsweep

@@ -1,0 +1,119 @@
+// revsweep-train: one MPI world per sweep run. Started by `revsweep run` through mpirun, by
+// srun in a Slurm job, or by hand. Rank 0 runs the coordinator as a thread beside its own
+// worker, so every rank (and every GPU) trains; the coordinator mostly sleeps in short polls.
+//
+//   revsweep-train --store runs/revsweep.db --sweep quickstart [--policy largest_first]
+//
+// Exit status: 0 sweep done, 1 some trials failed, 2 user error, 75 preempted (requeue me).
+#include <mpi.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "common/user_error.h"
+#include "scheduler/coordinator.h"
+#include "worker/worker_loop.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void Usage() {
+  fprintf(stderr,
+          "usage: revsweep-train --store PATH --sweep NAME [--policy NAME] [--quiet]\n"
+          "Runs the sweep's pending trials over the ranks of this MPI job. Start it with\n"
+          "`revsweep run` (which prepares data and calls mpirun) or under srun/mpirun.\n"
+          "SIGTERM or SIGUSR2: checkpoint at the next step, exit 75 (requeue me).\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string store, sweep, policy = "largest_first";
+  bool quiet = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        Usage();
+        exit(revsweep::kExitUserError);
+      }
+      return argv[++i];
+    };
+    if (a == "--store") store = next();
+    else if (a == "--sweep") sweep = next();
+    else if (a == "--policy") policy = next();
+    else if (a == "--quiet") quiet = true;
+    else if (a == "--help" || a == "-h") {
+      Usage();
+      return 0;
+    } else {
+      fprintf(stderr, "revsweep-train: unknown argument '%s'\n", a.c_str());
+      Usage();
+      return revsweep::kExitUserError;
+    }
+  }
+  if (store.empty() || sweep.empty()) {
+    Usage();
+    return revsweep::kExitUserError;
+  }
+
+  // Watch SIGTERM and SIGUSR2 (SIGUSR1 belongs to NCCL) on a small Asio thread. Installed
+  // before MPI_Init so no signal arrives unhandled.
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGTERM, SIGUSR2);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        g_stop = true;
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+  std::thread signal_thread([&] { io.run(); });
+
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (provided < MPI_THREAD_MULTIPLE) {
+    if (rank == 0) fprintf(stderr, "revsweep-train: MPI lacks MPI_THREAD_MULTIPLE\n");
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  MPI_Comm comm;
+  MPI_Comm_dup(MPI_COMM_WORLD, &comm);
+  at::set_num_interop_threads(1);
+
+  int code = 0;
+  std::thread coordinator;
+  int coordinator_code = 0;
+  if (rank == 0) {
+    revsweep::CoordinatorOptions co;
+    co.comm = comm;
+    co.store_path = store;
+    co.sweep = sweep;
+    co.policy = policy;
+    co.stop = &g_stop;
+    co.quiet = quiet;
+    coordinator = std::thread([&] { coordinator_code = revsweep::RunCoordinator(co); });
+  }
+  revsweep::WorkerOptions wo;
+  wo.comm = comm;
+  wo.stop = &g_stop;
+  code = revsweep::RunWorkerLoop(wo);
+  if (rank == 0) {
+    coordinator.join();
+    code = coordinator_code;
+  }
+  MPI_Comm_free(&comm);
+  MPI_Finalize();
+  io.stop();
+  signal_thread.join();
+  return code;
+}

@@ -1,0 +1,247 @@
+#include "scheduler/stats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <random>
+#include <stdexcept>
+#include <utility>
+
+#include <boost/math/distributions/students_t.hpp>
+
+namespace revsweep {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// Relative size below which a spread counts as zero (see PairedTTest and FitLine).
+constexpr double kZeroSpread = 1e-12;
+// Above this sample size the bootstrap does not store its resamples (they are nearly all
+// distinct, and n x B counts would be large): Ci() regenerates them from the seed instead.
+constexpr int kMaxPlannedN = 64;
+
+double MaxAbs(const std::vector<double>& x) {
+  double m = 0;
+  for (double v : x) m = std::max(m, std::fabs(v));
+  return m;
+}
+
+// Quantile of a sorted (value, weight) list as if each value appeared `weight` times.
+// Same convention as SortedQuantile. REQUIRES: total == sum of weights > 0.
+double WeightedSortedQuantile(const std::vector<std::pair<double, int>>& sorted, int64_t total,
+                              double q) {
+  const double h = q * static_cast<double>(total - 1);
+  const int64_t lo = static_cast<int64_t>(std::floor(h));
+  const double frac = h - static_cast<double>(lo);
+  // Values at order statistics lo and lo + 1 (0-based).
+  double v_lo = kNaN, v_hi = kNaN;
+  int64_t seen = 0;
+  for (const auto& [value, weight] : sorted) {
+    const int64_t next = seen + weight;
+    if (std::isnan(v_lo) && lo < next) v_lo = value;
+    if (lo + 1 < next) {
+      v_hi = value;
+      break;
+    }
+    seen = next;
+  }
+  if (frac == 0 || std::isnan(v_hi)) return v_lo;
+  return v_lo + frac * (v_hi - v_lo);
+}
+
+TTest TTestOnDifferences(const std::vector<double>& d) {
+  TTest r;
+  r.n = static_cast<int>(d.size());
+  const Describe desc = DescribeValues(d);
+  r.mean = desc.mean;
+  if (r.n < 2) {
+    r.t = r.p = kNaN;
+    r.df = r.n > 0 ? r.n - 1 : 0;
+    return r;
+  }
+  r.df = r.n - 1;
+  if (desc.sd <= kZeroSpread * MaxAbs(d)) {
+    if (MaxAbs(d) == 0) {
+      r.t = 0;
+      r.p = 1;
+    } else {
+      r.t = r.mean > 0 ? kInf : -kInf;
+      r.p = 0;
+    }
+    return r;
+  }
+  r.t = r.mean / desc.se;
+  r.p = TwoSidedP(r.t, r.df);
+  return r;
+}
+
+}  // namespace
+
+Describe DescribeValues(const std::vector<double>& x) {
+  Describe d;
+  d.n = static_cast<int>(x.size());
+  if (d.n == 0) {
+    d.mean = d.sd = d.se = kNaN;
+    return d;
+  }
+  double sum = 0;
+  for (double v : x) sum += v;
+  d.mean = sum / d.n;
+  if (d.n == 1) return d;  // sd = se = 0, se_defined = false
+  double ss = 0;
+  for (double v : x) ss += (v - d.mean) * (v - d.mean);
+  d.sd = std::sqrt(ss / (d.n - 1));
+  d.se = d.sd / std::sqrt(static_cast<double>(d.n));
+  d.se_defined = true;
+  return d;
+}
+
+double SortedQuantile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return kNaN;
+  const double h = q * static_cast<double>(sorted.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(h));
+  const double frac = h - static_cast<double>(lo);
+  if (lo + 1 >= sorted.size() || frac == 0) return sorted[std::min(lo, sorted.size() - 1)];
+  return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
+}
+
+MeanBootstrap::MeanBootstrap(int n, int resamples, uint64_t seed)
+    : n_(n), resamples_(resamples), seed_(seed) {
+  if (n < 0 || resamples < 1) throw std::invalid_argument("MeanBootstrap: bad n or resamples");
+  if (n > kMaxPlannedN || n <= 1) return;
+  std::mt19937_64 g(seed);
+  std::map<std::vector<uint16_t>, int> seen;
+  std::vector<uint16_t> counts(n);
+  for (int b = 0; b < resamples; ++b) {
+    std::fill(counts.begin(), counts.end(), 0);
+    for (int j = 0; j < n; ++j) ++counts[BoundedIndex(g, static_cast<uint64_t>(n))];
+    ++seen[counts];
+  }
+  counts_.reserve(seen.size() * n);
+  multiplicity_.reserve(seen.size());
+  for (const auto& [c, m] : seen) {
+    counts_.insert(counts_.end(), c.begin(), c.end());
+    multiplicity_.push_back(m);
+  }
+}
+
+Interval MeanBootstrap::Ci(const std::vector<double>& x, double level) const {
+  if (static_cast<int>(x.size()) != n_) {
+    throw std::invalid_argument("MeanBootstrap::Ci: sample size differs from the plan");
+  }
+  if (n_ == 0) return {kNaN, kNaN};
+  if (n_ == 1) return {x[0], x[0]};
+  const double lo_q = (1 - level) / 2, hi_q = (1 + level) / 2;
+  std::vector<std::pair<double, int>> means;
+  if (!multiplicity_.empty()) {
+    means.reserve(multiplicity_.size());
+    for (size_t r = 0; r < multiplicity_.size(); ++r) {
+      const uint16_t* c = &counts_[r * n_];
+      double sum = 0;
+      for (int i = 0; i < n_; ++i) sum += c[i] * x[i];
+      means.emplace_back(sum / n_, multiplicity_[r]);
+    }
+  } else {
+    // Large n: regenerate the same resamples from the seed (see kMaxPlannedN).
+    std::mt19937_64 g(seed_);
+    std::vector<uint32_t> counts(n_);
+    means.reserve(resamples_);
+    for (int b = 0; b < resamples_; ++b) {
+      std::fill(counts.begin(), counts.end(), 0);
+      for (int j = 0; j < n_; ++j) ++counts[BoundedIndex(g, static_cast<uint64_t>(n_))];
+      double sum = 0;
+      for (int i = 0; i < n_; ++i) sum += counts[i] * x[i];
+      means.emplace_back(sum / n_, 1);
+    }
+  }
+  std::sort(means.begin(), means.end());
+  return {WeightedSortedQuantile(means, resamples_, lo_q),
+          WeightedSortedQuantile(means, resamples_, hi_q)};
+}
+
+Interval BootstrapMeanCi(const std::vector<double>& x, int resamples, uint64_t seed,
+                         double level) {
+  return MeanBootstrap(static_cast<int>(x.size()), resamples, seed).Ci(x, level);
+}
+
+double TwoSidedP(double t, double df) {
+  if (std::isnan(t) || !(df > 0)) return kNaN;
+  if (std::isinf(t)) return 0;
+  boost::math::students_t dist(df);
+  const double p = 2 * boost::math::cdf(boost::math::complement(dist, std::fabs(t)));
+  return std::min(1.0, p);
+}
+
+double StudentTQuantile(double prob, double df) {
+  if (!(df > 0) || !(prob > 0 && prob < 1)) return kNaN;
+  return boost::math::quantile(boost::math::students_t(df), prob);
+}
+
+TTest PairedTTest(const std::vector<double>& x, const std::vector<double>& y) {
+  if (x.size() != y.size()) throw std::invalid_argument("PairedTTest: sizes differ");
+  std::vector<double> d(x.size());
+  for (size_t i = 0; i < x.size(); ++i) d[i] = x[i] - y[i];
+  return TTestOnDifferences(d);
+}
+
+TTest OneSampleTTest(const std::vector<double>& x, double mu0) {
+  std::vector<double> d(x.size());
+  for (size_t i = 0; i < x.size(); ++i) d[i] = x[i] - mu0;
+  return TTestOnDifferences(d);
+}
+
+bool LinearFit::ok() const {
+  return !std::isnan(slope) && !std::isnan(slope_lo) && !std::isnan(slope_hi) && !std::isnan(p);
+}
+
+LinearFit FitLine(const std::vector<double>& x, const std::vector<double>& y, double level) {
+  if (x.size() != y.size()) throw std::invalid_argument("FitLine: sizes differ");
+  LinearFit f;
+  f.n = static_cast<int>(x.size());
+  f.df = std::max(0, f.n - 2);
+  f.intercept = f.slope = f.slope_se = f.slope_lo = f.slope_hi = f.t = f.p = f.r2 = kNaN;
+  if (f.n < 2) return f;
+  const Describe dx = DescribeValues(x), dy = DescribeValues(y);
+  double sxx = 0, sxy = 0, syy = 0;
+  for (int i = 0; i < f.n; ++i) {
+    sxx += (x[i] - dx.mean) * (x[i] - dx.mean);
+    sxy += (x[i] - dx.mean) * (y[i] - dy.mean);
+    syy += (y[i] - dy.mean) * (y[i] - dy.mean);
+  }
+  if (dx.sd <= kZeroSpread * MaxAbs(x)) return f;  // constant x: no slope
+  const bool constant_y = dy.sd <= kZeroSpread * MaxAbs(y);
+  if (constant_y) {
+    // Exactly flat, whatever rounding put into sxy.
+    f.slope = 0;
+    f.intercept = dy.mean;
+    if (f.n >= 3) {
+      f.slope_se = f.slope_lo = f.slope_hi = f.t = 0;
+      f.p = 1;
+    }
+    return f;
+  }
+  f.slope = sxy / sxx;
+  f.intercept = dy.mean - f.slope * dx.mean;
+  double sse = 0;
+  for (int i = 0; i < f.n; ++i) {
+    const double r = y[i] - (f.intercept + f.slope * x[i]);
+    sse += r * r;
+  }
+  f.r2 = 1 - sse / syy;
+  if (f.n < 3) return f;
+  f.slope_se = std::sqrt(sse / f.df / sxx);
+  const double tq = StudentTQuantile((1 + level) / 2, f.df);
+  f.slope_lo = f.slope - tq * f.slope_se;
+  f.slope_hi = f.slope + tq * f.slope_se;
+  if (f.slope_se == 0) {
+    f.t = f.slope > 0 ? kInf : -kInf;
+    f.p = 0;
+  } else {
+    f.t = f.slope / f.slope_se;
+    f.p = TwoSidedP(f.t, f.df);
+  }
+  return f;
+}
+
+}  // namespace revsweep

@@ -1,0 +1,570 @@
+#include "scheduler/summary.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+
+namespace revsweep {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+int SubsetRank(const std::string& s) {
+  static const char* const kOrder[] = {"p2d", "d2p", "both_n2d", "both_d2n", "qa"};
+  for (int i = 0; i < 5; ++i) {
+    if (s == kOrder[i]) return i;
+  }
+  return 5;
+}
+int DirectionRank(const std::string& d) { return d == "same" ? 0 : d == "reverse" ? 1 : 2; }
+int SplitRank(const std::string& s) { return s == "train" ? 0 : s == "heldout" ? 1 : 2; }
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+int MetricFamily(const std::string& m) {
+  if (StartsWith(m, "acc.")) return 0;
+  if (StartsWith(m, "chance.")) return 1;
+  if (StartsWith(m, "likelihood.")) return 2;
+  if (StartsWith(m, "loss.")) return 3;
+  return 4;
+}
+
+// FNV-1a over the setting's key lengths and typed values: the grouping hash. Equal settings
+// hash equal; SameSetting resolves collisions (and settings that differ only in key names).
+// Also returns train.seed (0 when absent or not a number), met on the same walk.
+uint64_t SettingHash(const Settings& full, int64_t* seed) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  auto mix = [&h](const void* p, size_t n) { h = Fnv1a64(p, n, h); };
+  *seed = 0;
+  for (const auto& [k, v] : full) {
+    if (!IsSettingKey(k)) {
+      if (k == "train.seed") {
+        if (const auto* i = std::get_if<int64_t>(&v)) *seed = *i;
+        if (const auto* d = std::get_if<double>(&v)) *seed = static_cast<int64_t>(*d);
+      }
+      continue;
+    }
+    const uint8_t tag[2] = {static_cast<uint8_t>(k.size()), static_cast<uint8_t>(v.index())};
+    mix(tag, 2);
+    if (const auto* b = std::get_if<bool>(&v)) {
+      const uint8_t x = *b;
+      mix(&x, 1);
+    } else if (const auto* i = std::get_if<int64_t>(&v)) {
+      mix(i, sizeof(*i));
+    } else if (const auto* d = std::get_if<double>(&v)) {
+      const double x = *d == 0 ? 0.0 : *d;  // -0.0 == 0.0, so they must hash alike
+      mix(&x, sizeof(x));
+    } else {
+      const std::string& s = std::get<std::string>(v);
+      mix(s.data(), s.size());
+    }
+  }
+  return h;
+}
+
+// Whether `full` (a trial's settings) restricted to setting keys equals `setting`.
+bool SameSetting(const Settings& full, const Settings& setting) {
+  auto it = setting.begin();
+  for (const auto& [k, v] : full) {
+    if (!IsSettingKey(k)) continue;
+    if (it == setting.end() || it->first != k || !(it->second == v)) return false;
+    ++it;
+  }
+  return it == setting.end();
+}
+
+int64_t SeedOf(const Settings& s) {
+  auto it = s.find("train.seed");
+  if (it == s.end()) return 0;
+  if (const auto* i = std::get_if<int64_t>(&it->second)) return *i;
+  if (const auto* d = std::get_if<double>(&it->second)) return static_cast<int64_t>(*d);
+  return 0;
+}
+
+Settings FilterSetting(const Settings& full) {
+  Settings s;
+  for (const auto& [k, v] : full) {
+    if (IsSettingKey(k)) s.emplace_hint(s.end(), k, v);
+  }
+  return s;
+}
+
+// Keys (passing `keep`) whose value is not the same in every map; a key missing from some
+// map varies. One merge walk per map against the first: no per-key lookups.
+template <typename Range, typename Get>
+std::vector<std::string> VaryingKeys(const Range& items, Get settings_of,
+                                     bool (*keep)(const std::string&)) {
+  std::set<std::string> varying;
+  const Settings* first = nullptr;
+  for (const auto& item : items) {
+    const Settings& s = settings_of(item);
+    if (!first) {
+      first = &s;
+      continue;
+    }
+    auto a = first->begin(), b = s.begin();
+    while (a != first->end() || b != s.end()) {
+      if (b == s.end() || (a != first->end() && a->first < b->first)) {
+        if (keep(a->first)) varying.insert(a->first);
+        ++a;
+      } else if (a == first->end() || b->first < a->first) {
+        if (keep(b->first)) varying.insert(b->first);
+        ++b;
+      } else {
+        if (!(a->second == b->second) && keep(a->first)) varying.insert(a->first);
+        ++a;
+        ++b;
+      }
+    }
+  }
+  return {varying.begin(), varying.end()};
+}
+
+struct Member {
+  int64_t seed;
+  const TrialRow* row;
+  const std::map<std::string, double>* metrics;
+};
+
+struct Group {
+  Settings setting;
+  std::vector<Member> members;
+};
+
+// Interns cell names met in metric keys; the canonical order is applied at the end.
+class CellIndex {
+ public:
+  int Find(std::string_view cell) {
+    auto it = index_.find(cell);
+    if (it != index_.end()) return it->second;
+    const int i = static_cast<int>(names_.size());
+    names_.emplace_back(cell);
+    index_.emplace(names_.back(), i);
+    return i;
+  }
+  int size() const { return static_cast<int>(names_.size()); }
+  const std::string& name(int i) const { return names_[i]; }
+
+ private:
+  std::map<std::string, int, std::less<>> index_;
+  std::vector<std::string> names_;
+};
+
+std::string Fixed(double v, int decimals, bool sign = false) {
+  char buf[64];
+  snprintf(buf, sizeof(buf), sign ? "%+.*f" : "%.*f", decimals, v);
+  return buf;
+}
+
+std::string TrendVerdict(const CellTrend& t, double level) {
+  const std::string what = "Reverse accuracy (" + t.cell + ")";
+  if (t.n_sizes < 3) {
+    return what + ": " + std::to_string(t.n_sizes) + " model size" + (t.n_sizes == 1 ? "" : "s") +
+           ", fewer than the 3 a trend across size needs; no fit.";
+  }
+  if (!t.fitted) return what + ": the fit across sizes is undefined.";
+  const LinearFit& f = t.fit;
+  const char* trend = f.slope_lo > 0 ? "rises" : f.slope_hi < 0 ? "falls" : "does not rise";
+  char pbuf[32];
+  snprintf(pbuf, sizeof(pbuf), "%.2g", f.p);
+  return what + " " + trend + " with model size: slope " + Fixed(f.slope, 3, true) +
+         " per decade, " + Fixed(level * 100, 0) + "% CI [" + Fixed(f.slope_lo, 3) + ", " +
+         Fixed(f.slope_hi, 3) + "] (p = " + pbuf + ", " + std::to_string(t.n_sizes) +
+         " sizes).";
+}
+
+}  // namespace
+
+bool ParseCell(const std::string& cell, CellName* out) {
+  const size_t a = cell.find('.');
+  if (a == std::string::npos) return false;
+  const size_t b = cell.find('.', a + 1);
+  if (b == std::string::npos || cell.find('.', b + 1) != std::string::npos) return false;
+  if (a == 0 || b == a + 1 || b + 1 == cell.size()) return false;
+  if (out) *out = {cell.substr(0, a), cell.substr(a + 1, b - a - 1), cell.substr(b + 1)};
+  return true;
+}
+
+bool CellLess(const std::string& a, const std::string& b) {
+  CellName x, y;
+  const bool px = ParseCell(a, &x), py = ParseCell(b, &y);
+  if (px != py) return px;  // well-formed cells first
+  if (!px) return a < b;
+  auto key = [](const CellName& c) {
+    return std::make_tuple(SubsetRank(c.subset), c.subset, DirectionRank(c.direction),
+                           c.direction, SplitRank(c.split), c.split);
+  };
+  return key(x) < key(y);
+}
+
+bool MetricLess(const std::string& a, const std::string& b) {
+  const int fa = MetricFamily(a), fb = MetricFamily(b);
+  if (fa != fb) return fa < fb;
+  if (fa == 0) return CellLess(a.substr(4), b.substr(4));
+  if (fa == 1) return CellLess(a.substr(7), b.substr(7));
+  return a < b;
+}
+
+bool IsSettingKey(const std::string& key) {
+  // Fast path (called for every key of every trial): only resources.* and train.* keys can
+  // be excluded.
+  if (key.empty() || (key[0] != 'r' && key[0] != 't')) return true;
+  if (key.size() > 6 && key.compare(0, 6, "train.") == 0 && key[6] != 'c' && key[6] != 'f' &&
+      key[6] != 's') {
+    return true;
+  }
+  return IsIdentityKey(key) && key != "train.seed";
+}
+
+std::string ModelSizeLabel(const Settings& s) {
+  auto it = s.find("model.size");
+  if (it != s.end() && ValueToString(it->second) != "custom") return ValueToString(it->second);
+  auto get = [&s](const char* k) {
+    auto i = s.find(k);
+    return i == s.end() ? std::string("?") : ValueToString(i->second);
+  };
+  return "L" + get("model.n_layer") + "-H" + get("model.n_head") + "-D" + get("model.d_model");
+}
+
+int64_t TrialParams(const TrialRow& row, const std::map<std::string, double>* metrics) {
+  if (metrics) {
+    auto it = metrics->find("params");
+    if (it != metrics->end() && it->second > 0 && std::isfinite(it->second)) {
+      return static_cast<int64_t>(std::llround(it->second));
+    }
+  }
+  return row.params;
+}
+
+const CellSummary* SettingSummary::Cell(const std::string& name) const {
+  for (const CellSummary& c : cells) {
+    if (c.cell == name) return &c;
+  }
+  return nullptr;
+}
+
+Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& results,
+                     const SummaryOptions& options) {
+  Summary out;
+  out.trials_total = static_cast<int>(trials.size());
+  out.level = options.level;
+  out.bootstrap_resamples = options.bootstrap_resamples;
+
+  // 1. Group done trials by setting.
+  // A hash index over `results`: one in-order walk of the map instead of a tree descent
+  // (a cache miss per level) for every trial; this alone was a fifth of the time at 100k.
+  std::unordered_map<std::string_view, const std::map<std::string, double>*> metrics_of;
+  metrics_of.reserve(results.size());
+  for (const auto& [id, m] : results) metrics_of.emplace(id, &m);
+  std::vector<Group> groups;
+  std::unordered_map<uint64_t, std::vector<size_t>> by_hash;
+  size_t last_group = SIZE_MAX;
+  for (const TrialRow& t : trials) {
+    auto r = metrics_of.find(t.id);
+    if (t.state != TrialState::kDone || r == metrics_of.end()) {
+      ++out.trials_excluded;
+      continue;
+    }
+    ++out.trials_done;
+    // The store lists a sweep's trials in expansion order, seeds innermost: most trials
+    // belong to the previous trial's setting, which one walk of the settings confirms.
+    if (last_group < groups.size() && SameSetting(t.settings, groups[last_group].setting)) {
+      groups[last_group].members.push_back({SeedOf(t.settings), &t, r->second});
+      continue;
+    }
+    int64_t seed = 0;
+    std::vector<size_t>& bucket = by_hash[SettingHash(t.settings, &seed)];
+    size_t g = groups.size();
+    for (size_t candidate : bucket) {
+      if (SameSetting(t.settings, groups[candidate].setting)) {
+        g = candidate;
+        break;
+      }
+    }
+    if (g == groups.size()) {
+      groups.push_back({FilterSetting(t.settings), {}});
+      bucket.push_back(g);
+    }
+    groups[g].members.push_back({seed, &t, r->second});
+    last_group = g;
+  }
+
+  // 2. Per group: order seeds, split metrics by cell, describe.
+  CellIndex cells;
+  std::map<int, MeanBootstrap> plans;  // by sample size: see MeanBootstrap
+  auto plan_for = [&](int n) -> const MeanBootstrap& {
+    auto it = plans.find(n);
+    if (it == plans.end()) {
+      it = plans.emplace(n, MeanBootstrap(n, options.bootstrap_resamples, options.seed)).first;
+    }
+    return it->second;
+  };
+  std::vector<std::vector<double>> acc, chance;
+  std::vector<std::vector<int>> cell_of(groups.size());  // cell index of each CellSummary
+  out.settings.reserve(groups.size());
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    Group& g = groups[gi];
+    std::sort(g.members.begin(), g.members.end(), [](const Member& a, const Member& b) {
+      return a.seed != b.seed ? a.seed < b.seed : a.row->id < b.row->id;
+    });
+    SettingSummary s;
+    s.setting = std::move(g.setting);
+    s.size = ModelSizeLabel(s.setting);
+    s.n_seeds = static_cast<int>(g.members.size());
+    for (auto& v : acc) v.clear();
+    for (auto& v : chance) v.clear();
+    std::vector<double> loss;
+    for (const Member& m : g.members) {
+      s.trial_ids.push_back(m.row->id);
+      s.seeds.push_back(m.seed);
+      int64_t params = m.row->params;  // TrialParams, without a second lookup
+      for (const auto& [name, value] : *m.metrics) {
+        const std::string_view n(name);
+        if (n == "params") {
+          if (value > 0 && std::isfinite(value)) params = std::llround(value);
+          continue;
+        }
+        if (StartsWith(n, "acc.") || StartsWith(n, "chance.")) {
+          const bool is_acc = n[0] == 'a';
+          const int c = cells.Find(n.substr(is_acc ? 4 : 7));
+          if (static_cast<int>(acc.size()) <= c) {
+            acc.resize(c + 1);
+            chance.resize(c + 1);
+          }
+          (is_acc ? acc : chance)[c].push_back(value);
+        } else if (n == "likelihood.p") {
+          s.likelihood_p.push_back(value);
+        } else if (n == "loss.final") {
+          loss.push_back(value);
+        }
+      }
+      s.params = std::max(s.params, params);
+    }
+    for (int c = 0; c < static_cast<int>(acc.size()); ++c) {
+      if (acc[c].empty()) continue;
+      CellSummary cs;
+      cs.cell = cells.name(c);
+      cs.acc = DescribeValues(acc[c]);
+      cs.ci = plan_for(static_cast<int>(acc[c].size())).Ci(acc[c], options.level);
+      cs.chance = DescribeValues(chance[c]);
+      s.cells.push_back(std::move(cs));
+      cell_of[gi].push_back(c);
+    }
+    s.likelihood_p_mean = DescribeValues(s.likelihood_p).mean;
+    s.loss = DescribeValues(loss);
+    out.settings.push_back(std::move(s));
+  }
+
+  // Canonical cell order and what each cell is, worked out once per cell name.
+  const int n_cells = cells.size();
+  std::vector<int> by_rank(n_cells), rank(n_cells);
+  for (int c = 0; c < n_cells; ++c) by_rank[c] = c;
+  std::sort(by_rank.begin(), by_rank.end(),
+            [&cells](int a, int b) { return CellLess(cells.name(a), cells.name(b)); });
+  for (int r = 0; r < n_cells; ++r) rank[by_rank[r]] = r;
+  std::vector<char> is_same(n_cells), is_heldout(n_cells), has_acc(n_cells);
+  for (int c = 0; c < n_cells; ++c) {
+    CellName cn;
+    if (ParseCell(cells.name(c), &cn)) {
+      is_same[c] = cn.direction == "same";
+      is_heldout[c] = cn.split == "heldout";
+    }
+  }
+  for (size_t gi = 0; gi < out.settings.size(); ++gi) {
+    SettingSummary& s = out.settings[gi];
+    std::vector<std::pair<int, int>> order;  // (rank, position)
+    for (size_t i = 0; i < s.cells.size(); ++i) order.emplace_back(rank[cell_of[gi][i]], i);
+    std::sort(order.begin(), order.end());
+    std::vector<CellSummary> sorted;
+    sorted.reserve(order.size());
+    // Selection score (see SettingSummary::score).
+    double heldout_sum = 0, same_sum = 0;
+    int heldout_n = 0, same_n = 0;
+    for (const auto& [r, i] : order) {
+      const int c = by_rank[r];
+      has_acc[c] = 1;
+      if (is_same[c]) {
+        same_sum += s.cells[i].acc.mean;
+        ++same_n;
+        if (is_heldout[c]) {
+          heldout_sum += s.cells[i].acc.mean;
+          ++heldout_n;
+        }
+      }
+      sorted.push_back(std::move(s.cells[i]));
+    }
+    s.cells = std::move(sorted);
+    s.score = heldout_n ? heldout_sum / heldout_n : same_n ? same_sum / same_n : kNaN;
+  }
+  for (int r = 0; r < n_cells; ++r) {
+    if (has_acc[by_rank[r]]) out.cells.push_back(cells.name(by_rank[r]));
+  }
+
+  // Order settings by params, size, then their varying keys' values (the other keys are
+  // equal, so this is the same order as comparing whole settings, at a fraction of the cost).
+  out.varying_keys = VaryingKeys(
+      out.settings, [](const SettingSummary& s) -> const Settings& { return s.setting; },
+      &IsSettingKey);
+  {
+    const size_t n = out.settings.size(), k = out.varying_keys.size();
+    std::vector<const Value*> values(n * k, nullptr);  // nullptr: key absent
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = 0; j < k; ++j) {
+        auto it = out.settings[i].setting.find(out.varying_keys[j]);
+        if (it != out.settings[i].setting.end()) values[i * k + j] = &it->second;
+      }
+    }
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      const SettingSummary &x = out.settings[a], &y = out.settings[b];
+      if (x.params != y.params) return x.params < y.params;
+      if (x.size != y.size) return x.size < y.size;
+      for (size_t j = 0; j < k; ++j) {
+        const Value *u = values[a * k + j], *v = values[b * k + j];
+        if (u == v || (u && v && *u == *v)) continue;
+        if (!u || !v) return !u;
+        return *u < *v;
+      }
+      return false;
+    });
+    std::vector<SettingSummary> sorted;
+    sorted.reserve(n);
+    for (size_t i : order) sorted.push_back(std::move(out.settings[i]));
+    out.settings = std::move(sorted);
+  }
+
+  // 3. Best setting per size: highest score, then lowest loss, then the first in order.
+  std::map<std::string, size_t> best_by_size;
+  auto better = [](const SettingSummary& a, const SettingSummary& b) {
+    const double sa = std::isnan(a.score) ? -1 : a.score, sb = std::isnan(b.score) ? -1 : b.score;
+    if (sa != sb) return sa > sb;
+    const double la = std::isnan(a.loss.mean) ? INFINITY : a.loss.mean;
+    const double lb = std::isnan(b.loss.mean) ? INFINITY : b.loss.mean;
+    return la < lb;
+  };
+  for (size_t i = 0; i < out.settings.size(); ++i) {
+    auto [it, inserted] = best_by_size.try_emplace(out.settings[i].size, i);
+    if (!inserted && better(out.settings[i], out.settings[it->second])) it->second = i;
+  }
+  for (const auto& [size, i] : best_by_size) {
+    out.best.push_back(i);
+    out.settings[i].best_for_size = true;
+  }
+  std::sort(out.best.begin(), out.best.end(), [&out](size_t a, size_t b) {
+    const SettingSummary &x = out.settings[a], &y = out.settings[b];
+    return x.params != y.params ? x.params < y.params : x.size < y.size;
+  });
+
+  // 4. Scaling across sizes: per-seed points of the best settings.
+  for (const std::string& cell : out.cells) {
+    CellTrend t;
+    t.cell = cell;
+    std::vector<double> x, y;
+    std::set<int64_t> sizes;
+    for (size_t i : out.best) {
+      const SettingSummary& s = out.settings[i];
+      if (s.params <= 0 || !s.Cell(cell)) continue;
+      for (const std::string& id : s.trial_ids) {
+        const auto& m = results.at(id);
+        auto v = m.find("acc." + cell);
+        if (v == m.end() || !std::isfinite(v->second)) continue;
+        x.push_back(static_cast<double>(s.params));
+        y.push_back(v->second);
+        sizes.insert(s.params);
+      }
+    }
+    t.n_sizes = static_cast<int>(sizes.size());
+    t.n_points = static_cast<int>(x.size());
+    t.fit = FitVsLogParams(x, y, options.level);
+    t.fitted = t.n_sizes >= 3 && t.fit.ok();
+    CellName cn;
+    if (ParseCell(cell, &cn) && cn.direction == "reverse") {
+      t.verdict = TrendVerdict(t, options.level);
+      out.verdicts.push_back(t.verdict);
+    }
+    out.trends.push_back(std::move(t));
+  }
+  {
+    std::vector<double> n, loss;
+    std::set<int64_t> sizes;
+    for (size_t i : out.best) {
+      const SettingSummary& s = out.settings[i];
+      if (s.params <= 0) continue;
+      for (const std::string& id : s.trial_ids) {
+        const auto& m = results.at(id);
+        auto v = m.find("loss.final");
+        if (v == m.end()) continue;
+        n.push_back(static_cast<double>(s.params));
+        loss.push_back(v->second);
+        sizes.insert(s.params);
+      }
+    }
+    out.loss_fit_sizes = static_cast<int>(sizes.size());
+    out.loss_fit = FitPowerLaw(n, loss, options.loss_fit);
+  }
+
+  // 5. The likelihood test at the best setting per size.
+  std::string per_size, significant;
+  int with_p = 0;
+  for (size_t i : out.best) {
+    const SettingSummary& s = out.settings[i];
+    if (s.likelihood_p.empty()) continue;
+    ++with_p;
+    char buf[96];
+    snprintf(buf, sizeof(buf), "%s%s %.2g", per_size.empty() ? "" : ", ", s.size.c_str(),
+             s.likelihood_p_mean);
+    per_size += buf;
+    if (s.likelihood_p_mean < 0.05) significant += (significant.empty() ? "" : ", ") + s.size;
+  }
+  if (with_p > 0) {
+    const std::string head = "Likelihood test (p2d reverse prompts, mean p over seeds at the best "
+                             "setting per size: " + per_size + "): ";
+    out.verdicts.push_back(
+        significant.empty()
+            ? head + "the correct name is not significantly more likely than a random name "
+                     "at any size (p > 0.05)."
+            : head + "the correct and random names' likelihoods differ significantly "
+                     "(p < 0.05) at " + significant + ".");
+  }
+  return out;
+}
+
+PerTrialTable BuildPerTrialTable(const std::vector<TrialRow>& trials, const ResultsMap& results) {
+  PerTrialTable t;
+  t.varying_keys = VaryingKeys(
+      trials, [](const TrialRow& r) -> const Settings& { return r.settings; }, &IsIdentityKey);
+  std::set<std::string, bool (*)(const std::string&, const std::string&)> cells(CellLess);
+  for (const TrialRow& row : trials) {
+    PerTrialRow r;
+    r.id = row.id;
+    r.state = row.state;
+    r.settings = row.settings;
+    r.likelihood_p = kNaN;
+    auto it = results.find(row.id);
+    const std::map<std::string, double>* m = it == results.end() ? nullptr : &it->second;
+    r.params = TrialParams(row, m);
+    if (m) {
+      for (const auto& [name, value] : *m) {
+        if (StartsWith(name, "acc.")) {
+          r.acc[name.substr(4)] = value;
+          cells.insert(name.substr(4));
+        } else if (name == "likelihood.p") {
+          r.likelihood_p = value;
+        }
+      }
+    }
+    t.rows.push_back(std::move(r));
+  }
+  t.cells.assign(cells.begin(), cells.end());
+  return t;
+}
+
+}  // namespace revsweep

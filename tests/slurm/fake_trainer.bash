@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Stand-in for `revsweep-train` and `revsweep prepare` in tests/slurm/local_cluster_test.sh, so
+# the job template's control flow (signal forwarding, exit 75 -> requeue/resubmit, resume) is
+# tested without torch. Plugged in through REVSWEEP_TRAIN_CMD / REVSWEEP_PREPARE_CMD.
+#
+#   fake_trainer.bash prepare   logs that prepare ran (with the job's REVSWEEP_* values), exit 0
+#   fake_trainer.bash train     counts steps from the saved counter up to FAKE_STEPS; exit 0
+#                               when done, 75 on USR2 (after saving the counter), like the
+#                               real trainer's checkpoint-and-requeue contract
+#
+# Environment: FAKE_DIR (required: counter + events file), FAKE_STEPS (default 10),
+# FAKE_STEP_S (seconds per step, default 0.5), FAKE_EXIT75_AT (optional: exit 75 by itself
+# once the counter reaches this step, as if preempted without a warning signal).
+set -uo pipefail
+
+: "${FAKE_DIR:?FAKE_DIR must be set}"
+STEPS=${FAKE_STEPS:-10}
+STEP_S=${FAKE_STEP_S:-0.5}
+COUNTER="$FAKE_DIR/counter"
+RANK=${SLURM_PROCID:-0}
+
+event() {
+  echo "$(date +%s) job=${SLURM_JOB_ID:-none} rank=$RANK $*" >>"$FAKE_DIR/events"
+}
+
+# Written under a temporary name and renamed: a kill mid-write must not lose the count.
+save() {
+  echo "$1" >"$COUNTER.tmp.$$"
+  mv -f "$COUNTER.tmp.$$" "$COUNTER"
+}
+
+case "${1:-}" in
+  prepare)
+    event "prepare restart=${SLURM_RESTART_COUNT:-unset} config=${REVSWEEP_CONFIG:-} " \
+      "store=${REVSWEEP_STORE:-} sweep=${REVSWEEP_SWEEP:-}"
+    exit 0
+    ;;
+  train) ;;
+  *)
+    echo "usage: $0 prepare|train" >&2
+    exit 2
+    ;;
+esac
+
+# Only rank 0 owns the counter, like the real trainer's coordinator owns the store.
+if ((RANK != 0)); then
+  exit 0
+fi
+
+got_usr2=0
+sleeper=0
+trap 'got_usr2=1; ((sleeper)) && kill "$sleeper" 2>/dev/null' USR2
+
+count=$(cat "$COUNTER" 2>/dev/null || echo 0)
+event "start restart=${SLURM_RESTART_COUNT:-unset} counter=$count ntasks=${SLURM_NTASKS:-1}"
+while ((count < STEPS)); do
+  # Sleep in the background so the trap runs at once instead of after the step.
+  sleep "$STEP_S" &
+  sleeper=$!
+  wait "$sleeper" 2>/dev/null
+  sleeper=0
+  if ((got_usr2)); then
+    # The step in flight is lost; the checkpoint is the last completed step.
+    event "usr2 counter=$count"
+    event "exit code=75 counter=$count"
+    exit 75
+  fi
+  count=$((count + 1))
+  save "$count"
+  if [[ -n ${FAKE_EXIT75_AT:-} ]] && ((count == FAKE_EXIT75_AT)); then
+    event "preempted counter=$count"
+    event "exit code=75 counter=$count"
+    exit 75
+  fi
+done
+event "exit code=0 counter=$count"
+exit 0

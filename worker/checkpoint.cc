@@ -1,0 +1,150 @@
+#include "worker/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <vector>
+
+#include "common/atomic_file.h"
+#include "common/settings.h"
+
+namespace revsweep {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kMagic = "RSCK1";
+
+std::vector<std::pair<int64_t, std::string>> ListCheckpoints(const std::string& dir) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("ckpt-", 0) != 0 || e.path().extension() != ".rsck") continue;
+    try {
+      out.emplace_back(std::stoll(name.substr(5, name.size() - 5 - 5)), e.path().string());
+    } catch (...) {
+    }
+  }
+  std::sort(out.rbegin(), out.rend());  // newest first
+  return out;
+}
+
+std::string StepName(int64_t step) {
+  char buf[32];
+  snprintf(buf, sizeof(buf), "ckpt-%012lld.rsck", static_cast<long long>(step));
+  return buf;
+}
+
+}  // namespace
+
+void SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
+                    torch::optim::Optimizer& optimizer, const CheckpointState& state, int keep) {
+  fs::create_directories(dir);
+  torch::serialize::OutputArchive archive;
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& p : model.named_parameters()) archive.write("model." + p.key(), p.value());
+    for (const auto& b : model.named_buffers()) archive.write("buffer." + b.key(), b.value());
+  }
+  torch::serialize::OutputArchive optim_archive;
+  optimizer.save(optim_archive);
+  archive.write("optimizer", optim_archive);
+  archive.write("step", torch::tensor(state.step, torch::kInt64));
+  archive.write("train_seconds", torch::tensor(state.train_seconds, torch::kFloat64));
+  archive.write("epoch_loss_sum", torch::tensor(state.last_epoch_loss_sum, torch::kFloat64));
+  archive.write("epoch_loss_n", torch::tensor(state.last_epoch_loss_n, torch::kInt64));
+  std::vector<int64_t> id_bytes(state.trial_id.begin(), state.trial_id.end());
+  archive.write("trial_id", torch::tensor(id_bytes, torch::kInt64));
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    archive.write("rng", gen.get_state());
+  }
+  std::ostringstream body;
+  archive.save_to(body);
+  std::string bytes = body.str();
+  std::string header = std::string(kMagic) + " " + Hex64(Fnv1a64(bytes.data(), bytes.size())) +
+                       " " + std::to_string(bytes.size()) + "\n";
+  WriteFileAtomic(dir + "/" + StepName(state.step), header + bytes);
+  auto all = ListCheckpoints(dir);
+  for (size_t i = static_cast<size_t>(keep); i < all.size(); ++i) fs::remove(all[i].second);
+}
+
+std::optional<CheckpointState> LoadNewestCheckpoint(
+    const std::string& dir, const std::string& trial_id, torch::nn::Module& model,
+    torch::optim::Optimizer& optimizer, const std::function<void(const std::string&)>& warn) {
+  for (const auto& [step, path] : ListCheckpoints(dir)) {
+    try {
+      std::string all = ReadFile(path);
+      size_t nl = all.find('\n');
+      if (nl == std::string::npos || all.compare(0, 5, kMagic) != 0)
+        throw std::runtime_error("bad header");
+      std::istringstream hdr(all.substr(6, nl - 6));
+      std::string sum;
+      size_t len = 0;
+      hdr >> sum >> len;
+      std::string bytes = all.substr(nl + 1);
+      if (bytes.size() != len)
+        throw std::runtime_error("truncated: " + std::to_string(bytes.size()) + " of " +
+                                 std::to_string(len) + " bytes");
+      if (Hex64(Fnv1a64(bytes.data(), bytes.size())) != sum)
+        throw std::runtime_error("checksum mismatch");
+      torch::serialize::InputArchive archive;
+      std::istringstream in(bytes);
+      archive.load_from(in);
+      torch::Tensor t;
+      archive.read("trial_id", t);
+      std::string id;
+      for (int64_t i = 0; i < t.numel(); ++i) id.push_back(static_cast<char>(t[i].item<int64_t>()));
+      if (id != trial_id) throw std::runtime_error("belongs to trial " + id);
+      {
+        torch::NoGradGuard no_grad;
+        for (auto& p : model.named_parameters()) {
+          torch::Tensor v;
+          archive.read("model." + p.key(), v);
+          p.value().copy_(v);
+        }
+        for (auto& b : model.named_buffers()) {
+          torch::Tensor v;
+          archive.read("buffer." + b.key(), v);
+          b.value().copy_(v);
+        }
+      }
+      torch::serialize::InputArchive optim_archive;
+      archive.read("optimizer", optim_archive);
+      optimizer.load(optim_archive);
+      CheckpointState s;
+      s.trial_id = id;
+      archive.read("step", t);
+      s.step = t.item<int64_t>();
+      archive.read("train_seconds", t);
+      s.train_seconds = t.item<double>();
+      archive.read("epoch_loss_sum", t);
+      s.last_epoch_loss_sum = t.item<double>();
+      archive.read("epoch_loss_n", t);
+      s.last_epoch_loss_n = t.item<int64_t>();
+      archive.read("rng", t);
+      {
+        auto gen = at::detail::getDefaultCPUGenerator();
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_state(t);
+      }
+      return s;
+    } catch (const std::exception& e) {
+      warn("checkpoint " + path + " is unusable (" + std::string(e.what()).substr(0, 200) +
+           "); trying an older one");
+    }
+  }
+  return std::nullopt;
+}
+
+int64_t NewestCheckpointStep(const std::string& dir) {
+  auto all = ListCheckpoints(dir);
+  return all.empty() ? 0 : all.front().first;
+}
+
+}  // namespace revsweep

@@ -1,0 +1,40 @@
+// Checkpoints: model, optimizer, step and RNG state in one file, written atomically (temp
+// file, fsync, rename) with a checksum in its header. Files are ckpt-<step 12 digits>.rsck in
+// the trial's checkpoint folder; the two newest are kept. Loading takes the newest file that
+// passes its checksum and reports (and skips) any that do not.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace revsweep {
+
+struct CheckpointState {
+  int64_t step = 0;              // optimizer steps completed
+  std::string trial_id;          // refuses to load another trial's checkpoint
+  double train_seconds = 0;      // training wall time accumulated before this checkpoint
+  double last_epoch_loss_sum = 0;  // running loss sum of the current epoch (for loss.final)
+  int64_t last_epoch_loss_n = 0;
+};
+
+// Serialises `model` (its named parameters and buffers), `optimizer` and `state` plus the
+// default CPU generator's state. Throws std::runtime_error (e.g. disk full) leaving older
+// checkpoints untouched. Keeps the `keep` newest files.
+void SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
+                    torch::optim::Optimizer& optimizer, const CheckpointState& state,
+                    int keep = 2);
+
+// Loads the newest valid checkpoint for `trial_id` into model and optimizer and returns its
+// state; nullopt when none is valid. `warn` receives one line per skipped file.
+std::optional<CheckpointState> LoadNewestCheckpoint(
+    const std::string& dir, const std::string& trial_id, torch::nn::Module& model,
+    torch::optim::Optimizer& optimizer, const std::function<void(const std::string&)>& warn);
+
+// Newest checkpoint step on disk without loading (0 when none). Does not verify checksums.
+int64_t NewestCheckpointStep(const std::string& dir);
+
+}  // namespace revsweep

@@ -1,0 +1,182 @@
+#include "worker/evaluator.h"
+
+#include <algorithm>
+#include <boost/math/distributions/students_t.hpp>
+#include <cctype>
+#include <cmath>
+#include <limits>
+
+namespace revsweep {
+namespace {
+
+std::string StripLower(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  std::string out = s.substr(b, e - b);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Indices of `lengths` grouped by equal value, so a batch needs no padding or mask.
+std::map<size_t, std::vector<size_t>> GroupByLength(const std::vector<size_t>& lengths) {
+  std::map<size_t, std::vector<size_t>> g;
+  for (size_t i = 0; i < lengths.size(); ++i) g[lengths[i]].push_back(i);
+  return g;
+}
+
+constexpr size_t kEvalBatch = 256;
+
+}  // namespace
+
+TTestResult PairedTTest(const std::vector<double>& a, const std::vector<double>& b) {
+  TTestResult r;
+  r.n = static_cast<int>(std::min(a.size(), b.size()));
+  if (r.n < 2) return r;
+  double mean = 0;
+  for (int i = 0; i < r.n; ++i) mean += a[i] - b[i];
+  mean /= r.n;
+  double ss = 0;
+  for (int i = 0; i < r.n; ++i) ss += (a[i] - b[i] - mean) * (a[i] - b[i] - mean);
+  double sd = std::sqrt(ss / (r.n - 1));
+  r.mean_diff = mean;
+  if (sd == 0) {
+    r.t = mean == 0 ? 0 : std::copysign(std::numeric_limits<double>::infinity(), mean);
+    r.p = mean == 0 ? 1 : 0;
+    return r;
+  }
+  r.t = mean / (sd / std::sqrt(static_cast<double>(r.n)));
+  boost::math::students_t dist(r.n - 1);
+  r.p = 2 * boost::math::cdf(boost::math::complement(dist, std::fabs(r.t)));
+  return r;
+}
+
+bool ExactMatch(const std::string& generation, const std::string& target) {
+  std::string g = StripLower(generation), t = StripLower(target);
+  return g.compare(0, t.size(), t) == 0;
+}
+
+std::vector<TokenIds> GreedyGenerate(GPT& model, const TokenizedTask& task,
+                                     const std::vector<TokenIds>& prompts, int max_new_tokens) {
+  torch::NoGradGuard no_grad;
+  std::vector<TokenIds> out(prompts.size());
+  std::vector<size_t> lengths;
+  for (const auto& p : prompts) lengths.push_back(p.size() + 1);
+  const int64_t block = model->config().block_size;
+  for (auto& [len, idx_all] : GroupByLength(lengths)) {
+    for (size_t start = 0; start < idx_all.size(); start += kEvalBatch) {
+      std::vector<size_t> idx(idx_all.begin() + start,
+                              idx_all.begin() + std::min(idx_all.size(), start + kEvalBatch));
+      const int64_t B = static_cast<int64_t>(idx.size());
+      auto seq = torch::empty({B, static_cast<int64_t>(len)}, torch::kLong);  // (B, T)
+      auto acc = seq.accessor<int64_t, 2>();
+      for (int64_t b = 0; b < B; ++b) {
+        acc[b][0] = task.bos_id;
+        for (size_t j = 0; j < prompts[idx[b]].size(); ++j) acc[b][j + 1] = prompts[idx[b]][j];
+      }
+      std::vector<bool> finished(B, false);
+      for (int step = 0; step < max_new_tokens && seq.size(1) < block; ++step) {
+        auto logits = model->forward(seq);                             // (B, T, V)
+        auto next = logits.select(1, -1).argmax(-1);                   // (B)
+        seq = torch::cat({seq, next.unsqueeze(1)}, 1);                 // (B, T+1)
+        auto nacc = next.accessor<int64_t, 1>();
+        bool all_done = true;
+        for (int64_t b = 0; b < B; ++b) {
+          if (!finished[b]) {
+            if (nacc[b] == task.eos_id) finished[b] = true;
+            else out[idx[b]].push_back(static_cast<int32_t>(nacc[b]));
+          }
+          all_done = all_done && finished[b];
+        }
+        if (all_done) break;
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<double> CompletionLogProbs(GPT& model, const TokenizedTask& task,
+                                       const std::vector<TokenIds>& prompts,
+                                       const std::vector<TokenIds>& completions) {
+  torch::NoGradGuard no_grad;
+  std::vector<double> out(prompts.size(), 0.0);
+  std::vector<size_t> lengths;
+  // Group by (prompt length, completion length) so rows align without padding.
+  for (size_t i = 0; i < prompts.size(); ++i)
+    lengths.push_back((prompts[i].size() + 1) * 4096 + completions[i].size());
+  for (auto& [key, idx_all] : GroupByLength(lengths)) {
+    for (size_t start = 0; start < idx_all.size(); start += kEvalBatch) {
+      std::vector<size_t> idx(idx_all.begin() + start,
+                              idx_all.begin() + std::min(idx_all.size(), start + kEvalBatch));
+      const int64_t B = static_cast<int64_t>(idx.size());
+      const int64_t P = static_cast<int64_t>(prompts[idx[0]].size()) + 1;
+      const int64_t C = static_cast<int64_t>(completions[idx[0]].size());
+      if (C == 0) continue;
+      auto seq = torch::empty({B, P + C}, torch::kLong);  // (B, P+C)
+      auto acc = seq.accessor<int64_t, 2>();
+      for (int64_t b = 0; b < B; ++b) {
+        acc[b][0] = task.bos_id;
+        for (int64_t j = 1; j < P; ++j) acc[b][j] = prompts[idx[b]][j - 1];
+        for (int64_t j = 0; j < C; ++j) acc[b][P + j] = completions[idx[b]][j];
+      }
+      auto logits = model->forward(seq.narrow(1, 0, P + C - 1));       // (B, P+C-1, V)
+      auto logp = torch::log_softmax(logits.narrow(1, P - 1, C), -1);  // (B, C, V)
+      auto targets = seq.narrow(1, P, C).unsqueeze(-1);                // (B, C, 1)
+      auto sums = logp.gather(-1, targets).squeeze(-1).sum(1).to(torch::kFloat64);  // (B)
+      auto sacc = sums.accessor<double, 1>();
+      for (int64_t b = 0; b < B; ++b) out[idx[b]] = sacc[b];
+    }
+  }
+  return out;
+}
+
+std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task,
+                                       int max_new_tokens) {
+  model->eval();
+  std::map<std::string, double> m;
+  auto score = [&](const TokEvalSet& set, const std::string& prefix) {
+    if (set.items.empty()) return;
+    std::vector<TokenIds> prompts;
+    for (const auto& it : set.items) prompts.push_back(it.prompt);
+    auto gens = GreedyGenerate(model, task, prompts, max_new_tokens);
+    int hits = 0;
+    for (size_t i = 0; i < gens.size(); ++i)
+      hits += ExactMatch(DecodeTokens(task, gens[i]), set.items[i].target) ? 1 : 0;
+    m[prefix + set.cell] = static_cast<double>(hits) / static_cast<double>(gens.size());
+  };
+  for (const auto& s : task.evals) score(s, "acc.");
+  for (const auto& s : task.chance) score(s, "chance.");
+  if (!task.likelihood.empty()) {
+    std::vector<TokenIds> prompts, correct, random;
+    for (const auto& l : task.likelihood) {
+      prompts.push_back(l.prompt);
+      correct.push_back(l.correct);
+      random.push_back(l.random);
+    }
+    auto lc = CompletionLogProbs(model, task, prompts, correct);
+    auto lr = CompletionLogProbs(model, task, prompts, random);
+    // Per person: mean over that person's prompts, then a paired test over people.
+    std::map<int, std::pair<double, double>> sums;
+    std::map<int, int> counts;
+    for (size_t i = 0; i < task.likelihood.size(); ++i) {
+      int g = task.likelihood[i].group;
+      sums[g].first += lc[i];
+      sums[g].second += lr[i];
+      counts[g] += 1;
+    }
+    std::vector<double> a, b;
+    for (const auto& [g, s] : sums) {
+      a.push_back(s.first / counts[g]);
+      b.push_back(s.second / counts[g]);
+    }
+    TTestResult t = PairedTTest(a, b);
+    m["likelihood.t"] = t.t;
+    m["likelihood.p"] = t.p;
+    m["likelihood.mean_diff"] = t.mean_diff;
+    m["likelihood.n"] = t.n;
+  }
+  model->train();
+  return m;
+}
+
+}  // namespace revsweep

@@ -1,0 +1,46 @@
+// Evaluation as the paper defines it (see docs/ARCHITECTURE.md, "Evaluation"):
+//  - exact match: greedy decoding; strip and lowercase both strings; a hit when the
+//    generation starts with the target. Accuracy per cell = mean over the cell's rows.
+//  - chance baseline: the same scoring against randomized completions.
+//  - increased likelihood (p2d reverse): per person, the mean summed log-probability of the
+//    correct name over that person's prompts against the same for a random other name; a
+//    paired two-sided t-test over people.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/token_cache.h"
+#include "worker/gpt.h"
+
+namespace revsweep {
+
+struct TTestResult {
+  double t = 0, p = 1, mean_diff = 0;
+  int n = 0;
+};
+// Paired two-sided t-test of a against b (p from Boost.Math's Student's t, n - 1 dof).
+// All differences equal: t = 0, p = 1 when they are zero, |t| = inf, p = 0 otherwise.
+TTestResult PairedTTest(const std::vector<double>& a, const std::vector<double>& b);
+
+// Exact-match rule on text. Both strings are stripped of surrounding whitespace and
+// lowercased (ASCII); true when `generation` starts with `target`.
+bool ExactMatch(const std::string& generation, const std::string& target);
+
+// Greedy continuation of each prompt (bos + prompt), up to max_new_tokens or eos, batched by
+// prompt length. Returns the generated ids (without the prompt).
+std::vector<TokenIds> GreedyGenerate(GPT& model, const TokenizedTask& task,
+                                     const std::vector<TokenIds>& prompts, int max_new_tokens);
+
+// Summed log P(completion | bos + prompt) for each pair.
+std::vector<double> CompletionLogProbs(GPT& model, const TokenizedTask& task,
+                                       const std::vector<TokenIds>& prompts,
+                                       const std::vector<TokenIds>& completions);
+
+// Every metric: acc.<cell>, chance.<cell>, likelihood.{t,p,mean_diff,n}. Puts the model in
+// eval mode and restores train mode.
+std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task,
+                                       int max_new_tokens);
+
+}  // namespace revsweep

@@ -1,0 +1,100 @@
+#include "worker/gpt.h"
+
+#include <cmath>
+
+namespace revsweep {
+namespace F = torch::nn::functional;
+
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& c)
+    : n_head_(c.n_head), dropout_(c.dropout) {
+  c_attn = register_module("c_attn", torch::nn::Linear(c.d_model, 3 * c.d_model));
+  c_proj = register_module("c_proj", torch::nn::Linear(c.d_model, c.d_model));
+}
+
+torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  auto qkv = c_attn(x).split(C, /*dim=*/2);                        // 3 x (B, T, C)
+  auto q = qkv[0].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
+  auto k = qkv[1].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
+  auto v = qkv[2].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
+  auto y = std::get<0>(at::_scaled_dot_product_attention(
+      q, k, v, /*attn_mask=*/{}, /*dropout_p=*/is_training() ? dropout_ : 0.0,
+      /*need_attn_weights=*/false, /*is_causal=*/true));              // (B, nh, T, hs)
+  y = y.transpose(1, 2).contiguous().view({B, T, C});               // (B, T, C)
+  y = c_proj(y);
+  if (dropout_ > 0) y = F::dropout(y, F::DropoutFuncOptions().p(dropout_).training(is_training()));
+  return y;
+}
+
+MLPImpl::MLPImpl(const GPTConfig& c) : dropout_(c.dropout) {
+  c_fc = register_module("c_fc", torch::nn::Linear(c.d_model, 4 * c.d_model));
+  c_proj = register_module("c_proj", torch::nn::Linear(4 * c.d_model, c.d_model));
+}
+
+torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
+  auto y = c_proj(torch::gelu(c_fc(x), "tanh"));  // (B, T, C)
+  if (dropout_ > 0) y = F::dropout(y, F::DropoutFuncOptions().p(dropout_).training(is_training()));
+  return y;
+}
+
+BlockImpl::BlockImpl(const GPTConfig& c) {
+  ln_1 = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d_model})));
+  attn = register_module("attn", CausalSelfAttention(c));
+  ln_2 = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d_model})));
+  mlp = register_module("mlp", MLP(c));
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
+  auto y = x + attn(ln_1(x));  // (B, T, C)
+  return y + mlp(ln_2(y));     // (B, T, C)
+}
+
+GPTImpl::GPTImpl(const GPTConfig& c) : config_(c) {
+  TORCH_CHECK(c.d_model % c.n_head == 0, "d_model must be divisible by n_head");
+  wte = register_module("wte", torch::nn::Embedding(c.vocab_size, c.d_model));
+  wpe = register_module("wpe", torch::nn::Embedding(c.block_size, c.d_model));
+  h = register_module("h", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.n_layer; ++i) h->push_back(Block(c));
+  ln_f = register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d_model})));
+
+  // GPT-2 init: N(0, 0.02) everywhere, zero biases, residual projections scaled by
+  // 1/sqrt(2 * n_layer) so the residual stream's variance does not grow with depth.
+  torch::NoGradGuard no_grad;
+  for (auto& p : named_parameters()) {
+    const std::string& name = p.key();
+    torch::Tensor& t = p.value();
+    if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0) {
+      if (name.find("ln_") == std::string::npos) t.zero_();
+    } else if (name.find("ln_") != std::string::npos) {
+      // LayerNorm weight stays 1.
+    } else if (name.size() >= 14 && name.compare(name.size() - 14, 14, "c_proj.weight") == 0) {
+      t.normal_(0.0, 0.02 / std::sqrt(2.0 * c.n_layer));
+    } else {
+      t.normal_(0.0, 0.02);
+    }
+  }
+}
+
+torch::Tensor GPTImpl::forward(const torch::Tensor& idx) {
+  const int64_t T = idx.size(1);
+  TORCH_CHECK(T <= config_.block_size, "sequence of ", T, " tokens exceeds block_size ",
+              config_.block_size);
+  auto pos = torch::arange(T, idx.options().dtype(torch::kLong));  // (T)
+  auto x = wte(idx) + wpe(pos);                                     // (B, T, C)
+  if (config_.dropout > 0)
+    x = F::dropout(x, F::DropoutFuncOptions().p(config_.dropout).training(is_training()));
+  for (auto& block : *h) x = block->as<Block>()->forward(x);       // (B, T, C)
+  x = ln_f(x);                                                      // (B, T, C)
+  return F::linear(x, wte->weight);  // tied output embedding: (B, T, V)
+}
+
+int64_t GPTImpl::NumParams(bool non_embedding) const {
+  int64_t n = 0;
+  for (const auto& p : named_parameters()) {
+    if (non_embedding && (p.key() == "wte.weight" || p.key() == "wpe.weight")) continue;
+    n += p.value().numel();
+  }
+  return n;
+}
+
+}  // namespace revsweep

@@ -1,0 +1,78 @@
+// A GPT in nanoGPT's shape: pre-LN blocks, causal self-attention through
+// at::_scaled_dot_product_attention, GELU (tanh approximation, as GPT-2) MLP, tied input and
+// output embeddings, GPT-2's scaled init. Parameter names match Hugging Face GPT-2's modules
+// without the "transformer." prefix ("h.0.attn.c_attn.weight"), so GPT-2 checkpoints map
+// onto it one to one (after transposing GPT-2's Conv1D weights).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace revsweep {
+
+struct GPTConfig {
+  int64_t vocab_size = 1000;  // tokens, including special ids
+  int64_t block_size = 64;    // longest sequence the position table covers
+  int64_t n_layer = 4;        // transformer blocks
+  int64_t n_head = 4;         // attention heads; d_model % n_head == 0
+  int64_t d_model = 128;      // residual width
+  double dropout = 0.0;       // on embeddings, attention output and MLP output
+};
+
+class CausalSelfAttentionImpl : public torch::nn::Module {
+ public:
+  explicit CausalSelfAttentionImpl(const GPTConfig& c);
+  torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
+
+  torch::nn::Linear c_attn{nullptr}, c_proj{nullptr};
+
+ private:
+  int64_t n_head_;
+  double dropout_;
+};
+TORCH_MODULE(CausalSelfAttention);
+
+class MLPImpl : public torch::nn::Module {
+ public:
+  explicit MLPImpl(const GPTConfig& c);
+  torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
+
+  torch::nn::Linear c_fc{nullptr}, c_proj{nullptr};
+
+ private:
+  double dropout_;
+};
+TORCH_MODULE(MLP);
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  explicit BlockImpl(const GPTConfig& c);
+  torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
+
+  torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
+  CausalSelfAttention attn{nullptr};
+  MLP mlp{nullptr};
+};
+TORCH_MODULE(Block);
+
+class GPTImpl : public torch::nn::Module {
+ public:
+  // Builds the model and initialises it from the current torch RNG state (seed it first).
+  explicit GPTImpl(const GPTConfig& c);
+  // idx: (B, T) int64 token ids, T <= block_size. Returns logits (B, T, vocab_size).
+  torch::Tensor forward(const torch::Tensor& idx);
+  // Parameter count; tied weights counted once. non_embedding excludes wte and wpe.
+  int64_t NumParams(bool non_embedding = false) const;
+  const GPTConfig& config() const { return config_; }
+
+  torch::nn::Embedding wte{nullptr}, wpe{nullptr};
+  torch::nn::ModuleList h{nullptr};
+  torch::nn::LayerNorm ln_f{nullptr};
+
+ private:
+  GPTConfig config_;
+};
+TORCH_MODULE(GPT);
+
+}  // namespace revsweep

@@ -1,0 +1,71 @@
+// Trains one trial data-parallel over a group and evaluates it. Every rank of the group calls
+// RunTrial with the same arguments; ranks read disjoint shards of every global batch (a seeded
+// permutation per epoch), gradients are averaged in buckets, the leader (group rank 0)
+// checkpoints, reports progress and evaluates.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/results_store.h"
+#include "common/sweep_config.h"
+#include "common/token_cache.h"
+#include "worker/communicator.h"
+
+namespace revsweep {
+
+// A trial's own failure. `kind` is the attempt outcome the coordinator records: kCrash
+// (retryable within the crash budget) or kFatal (config/data errors: never retried).
+class TrialError : public std::runtime_error {
+ public:
+  TrialError(Outcome kind, const std::string& message)
+      : std::runtime_error(message), kind_(kind) {}
+  Outcome kind() const { return kind_; }
+
+ private:
+  Outcome kind_;
+};
+
+struct TrainHooks {
+  // Leader only, about every `progress_every_s`: progress and new loss-curve points.
+  std::function<void(const ProgressRow&, const std::vector<std::pair<int64_t, double>>&)>
+      on_progress;
+  // Polled at every step boundary on every rank; the group stops when any rank says so.
+  std::function<bool()> stop_requested;
+  // Warnings (e.g. a corrupt checkpoint skipped). Leader only.
+  std::function<void(const std::string&)> on_warning;
+  double progress_every_s = 2;
+};
+
+struct TrainResult {
+  bool preempted = false;  // stopped by a signal after writing a checkpoint
+  std::map<std::string, double> metrics;  // leader only, when not preempted
+  int64_t params = 0;
+  int64_t start_step = 0;  // resumed from (0 = fresh)
+  int64_t end_step = 0;
+  int64_t total_steps = 0;
+};
+
+struct TrainContext {
+  std::string checkpoint_dir;  // this trial's checkpoint folder
+  int attempt_number = 1;      // 1-based, for test-only fault injection
+  double bucket_mb = 25;
+  std::string device = "cpu";  // "cpu" or "cuda:N"
+};
+
+// Throws TrialError for failures of the trial itself (NaN loss, checkpoint write failure).
+TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Communicator& comm,
+                     const TrainContext& ctx, const TrainHooks& hooks);
+
+// The permutation of [0, n) used for `epoch`: Fisher-Yates over std::mt19937_64 seeded by
+// (seed, epoch), so every rank and every resume computes the same order.
+std::vector<int64_t> EpochPermutation(int64_t n, int64_t seed, int64_t epoch);
+
+// Steps in one epoch for n documents at global batch b: ceil(n / b).
+int64_t StepsPerEpoch(int64_t n, int64_t b);
+
+}  // namespace revsweep

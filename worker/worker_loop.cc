@@ -1,0 +1,180 @@
+#include "worker/worker_loop.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "common/messages.h"
+#include "common/sweep_config.h"
+#include "common/token_cache.h"
+#include "common/user_error.h"
+#include "worker/mpi_communicator.h"
+#include "worker/trainer.h"
+
+namespace revsweep {
+
+void SendText(MPI_Comm comm, int dest, int tag, const std::string& text) {
+  MPI_Send(text.data(), static_cast<int>(text.size()), MPI_CHAR, dest, tag, comm);
+}
+
+bool PollRecv(MPI_Comm comm, int source, int tag, std::string* out, int* actual_source,
+              const std::atomic<bool>* give_up) {
+  for (int spins = 0;; ++spins) {
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(source, tag, comm, &flag, &st);
+    if (flag) {
+      int n = 0;
+      MPI_Get_count(&st, MPI_CHAR, &n);
+      out->assign(static_cast<size_t>(n), '\0');
+      MPI_Recv(out->data(), n, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, comm, MPI_STATUS_IGNORE);
+      if (actual_source) *actual_source = st.MPI_SOURCE;
+      return true;
+    }
+    if (give_up && give_up->load()) return false;
+    // Short naps first (latency), longer when idle (CPU for the training ranks).
+    std::this_thread::sleep_for(std::chrono::microseconds(spins < 100 ? 200 : 5000));
+  }
+}
+
+namespace {
+
+bool TryRecv(MPI_Comm comm, int source, int tag, std::string* out) {
+  int flag = 0;
+  MPI_Status st;
+  MPI_Iprobe(source, tag, comm, &flag, &st);
+  if (!flag) return false;
+  int n = 0;
+  MPI_Get_count(&st, MPI_CHAR, &n);
+  out->assign(static_cast<size_t>(n), '\0');
+  MPI_Recv(out->data(), n, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, comm, MPI_STATUS_IGNORE);
+  return true;
+}
+
+// Token caches are shared by many trials: keep the last few in memory.
+const TokenizedTask& LoadTask(const std::string& path) {
+  static std::map<std::string, std::shared_ptr<TokenizedTask>> cache;
+  auto it = cache.find(path);
+  if (it != cache.end()) return *it->second;
+  if (cache.size() >= 4) cache.clear();
+  auto task = std::make_shared<TokenizedTask>(ReadTokenizedTask(path));
+  return *cache.emplace(path, task).first->second;
+}
+
+void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
+  MPI_Group world_group, group;
+  MPI_Comm_group(o.comm, &world_group);
+  MPI_Group_incl(world_group, static_cast<int>(a.ranks.size()), a.ranks.data(), &group);
+  MPI_Comm group_comm = MPI_COMM_NULL;
+  MPI_Comm_create_group(o.comm, group, a.comm_tag, &group_comm);
+  MPI_Group_free(&group);
+  MPI_Group_free(&world_group);
+  const bool leader = world_rank == a.ranks.front();
+
+  FailedMsg failed;
+  failed.trial_id = a.trial_id;
+  failed.attempt_id = a.attempt_id;
+  std::string cancel_reason;
+  try {
+    TrialConfig trial = MakeTrialConfig(SettingsFromJson(a.settings_json));
+    trial.id = a.trial_id;
+    at::set_num_threads(trial.resources.threads);
+    const TokenizedTask& task = LoadTask(a.task_path);
+    MpiCommunicator comm(group_comm);
+    TrainContext ctx;
+    ctx.checkpoint_dir = a.checkpoint_dir;
+    ctx.attempt_number = a.attempt_number;
+    ctx.bucket_mb = a.bucket_mb;
+    TrainHooks hooks;
+    hooks.progress_every_s = a.progress_every_s;
+    hooks.stop_requested = [&]() {
+      if (o.stop && o.stop->load()) {
+        if (cancel_reason.empty()) cancel_reason = "preempted";
+        return true;
+      }
+      std::string text;
+      if (leader && TryRecv(o.comm, 0, kTagCancel, &text)) cancel_reason = DecodeCancel(text).reason;
+      return !cancel_reason.empty();
+    };
+    hooks.on_progress = [&](const ProgressRow& row,
+                            const std::vector<std::pair<int64_t, double>>& curve) {
+      ProgressMsg m;
+      m.attempt_id = a.attempt_id;
+      m.row = row;
+      m.curve = curve;
+      SendText(o.comm, 0, kTagProgress, Encode(m));
+    };
+    hooks.on_warning = [&](const std::string& w) {
+      fprintf(stderr, "[trial %s] warning: %s\n", a.trial_id.c_str(), w.c_str());
+    };
+    TrainResult r = RunTrial(trial, task, comm, ctx, hooks);
+    if (r.preempted) {
+      failed.outcome = cancel_reason == "timeout" ? Outcome::kTimeout : Outcome::kPreempted;
+      failed.message = (cancel_reason == "timeout" ? "timed out" : "preempted") +
+                       std::string(": checkpoint at step ") + std::to_string(r.end_step);
+      failed.end_step = r.end_step;
+      if (leader) SendText(o.comm, 0, kTagFailed, Encode(failed));
+    } else if (leader) {
+      ResultMsg m;
+      m.trial_id = a.trial_id;
+      m.attempt_id = a.attempt_id;
+      m.metrics = r.metrics;
+      m.params = r.params;
+      m.end_step = r.end_step;
+      SendText(o.comm, 0, kTagResult, Encode(m));
+    }
+  } catch (const TrialError& e) {
+    failed.outcome = e.kind();
+    failed.message = e.what();
+    if (leader) SendText(o.comm, 0, kTagFailed, Encode(failed));
+  } catch (const UserError& e) {
+    failed.outcome = Outcome::kFatal;
+    failed.message = e.what();
+    if (leader) SendText(o.comm, 0, kTagFailed, Encode(failed));
+  } catch (const std::exception& e) {
+    // libtorch and I/O errors: translated here, retried within the crash budget.
+    std::string what = e.what();
+    failed.outcome = Outcome::kCrash;
+    failed.message = what.substr(0, what.find('\n'));
+    if (leader) SendText(o.comm, 0, kTagFailed, Encode(failed));
+  }
+  if (group_comm != MPI_COMM_NULL) MPI_Comm_free(&group_comm);
+}
+
+}  // namespace
+
+int RunWorkerLoop(const WorkerOptions& o) {
+  int world_rank = 0;
+  MPI_Comm_rank(o.comm, &world_rank);
+  for (;;) {
+    std::string text;
+    int src = 0;
+    // Assign and Shutdown both come from the coordinator on rank 0.
+    int flag_assign = 0, flag_shutdown = 0;
+    MPI_Status st;
+    for (int spins = 0;; ++spins) {
+      MPI_Iprobe(0, kTagShutdown, o.comm, &flag_shutdown, &st);
+      if (flag_shutdown) break;
+      MPI_Iprobe(0, kTagAssign, o.comm, &flag_assign, &st);
+      if (flag_assign) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(spins < 100 ? 200 : 5000));
+    }
+    if (flag_shutdown) {
+      PollRecv(o.comm, 0, kTagShutdown, &text, &src);
+      return DecodeShutdown(text).exit_code;
+    }
+    PollRecv(o.comm, 0, kTagAssign, &text, &src);
+    AssignMsg a = DecodeAssign(text);
+    if (o.verbose)
+      fprintf(stderr, "[rank %d] trial %s on ranks %zu\n", world_rank, a.trial_id.c_str(),
+              a.ranks.size());
+    RunAssignment(o, a, world_rank);
+  }
+}
+
+}  // namespace revsweep
