@@ -103,7 +103,7 @@ std::vector<SchemaEntry> BuildTrialSchema() {
       Str("train.precision", "fp32", {"fp32", "bf16"}, "fp32, or bf16 autocast (CUDA only)"),
       Int("train.checkpoint_every_steps", 200, 0, kBillion, "checkpoint period; 0 = off"),
       Dbl("train.checkpoint_every_seconds", 60, 0, 1e9, "checkpoint period; 0 = off"),
-      Int("train.eval_max_new_tokens", 32, 1, 512, "greedy decoding budget per prompt"),
+      Int("train.eval_max_new_tokens", 64, 1, 512, "greedy decoding budget per prompt (rows stop once decided)"),
       Int("train.fault_nan_at_step", 0, 0, kBillion,
           "test only: inject a NaN loss at this step (0 = off)"),
       Int("train.fault_nan_attempts", 1, 0, 1000,

@@ -93,8 +93,8 @@ int main(int argc, char** argv) {
   int code = 0;
   std::thread coordinator;
   int coordinator_code = 0;
+  revsweep::CoordinatorOptions co;  // outlives the coordinator thread
   if (rank == 0) {
-    revsweep::CoordinatorOptions co;
     co.comm = comm;
     co.store_path = store;
     co.sweep = sweep;

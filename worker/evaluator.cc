@@ -56,8 +56,23 @@ bool ExactMatch(const std::string& generation, const std::string& target) {
   return g.compare(0, t.size(), t) == 0;
 }
 
+int ExactMatchDecided(const std::string& generation_so_far, const std::string& target) {
+  std::string t = StripLower(target);
+  // Left-strip and lowercase only: trailing spaces may still be followed by more words.
+  size_t b = 0;
+  while (b < generation_so_far.size() &&
+         std::isspace(static_cast<unsigned char>(generation_so_far[b])))
+    ++b;
+  std::string g = generation_so_far.substr(b);
+  for (char& c : g) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (g.compare(0, t.size(), t) == 0 && g.size() >= t.size()) return 1;
+  if (t.compare(0, g.size(), g) == 0) return -1;  // a prefix of the target so far
+  return 0;
+}
+
 std::vector<TokenIds> GreedyGenerate(GPT& model, const TokenizedTask& task,
-                                     const std::vector<TokenIds>& prompts, int max_new_tokens) {
+                                     const std::vector<TokenIds>& prompts, int max_new_tokens,
+                                     const std::function<bool(size_t, const TokenIds&)>& done) {
   torch::NoGradGuard no_grad;
   std::vector<TokenIds> out(prompts.size());
   std::vector<size_t> lengths;
@@ -67,28 +82,37 @@ std::vector<TokenIds> GreedyGenerate(GPT& model, const TokenizedTask& task,
     for (size_t start = 0; start < idx_all.size(); start += kEvalBatch) {
       std::vector<size_t> idx(idx_all.begin() + start,
                               idx_all.begin() + std::min(idx_all.size(), start + kEvalBatch));
-      const int64_t B = static_cast<int64_t>(idx.size());
+      int64_t B = static_cast<int64_t>(idx.size());
       auto seq = torch::empty({B, static_cast<int64_t>(len)}, torch::kLong);  // (B, T)
       auto acc = seq.accessor<int64_t, 2>();
       for (int64_t b = 0; b < B; ++b) {
         acc[b][0] = task.bos_id;
         for (size_t j = 0; j < prompts[idx[b]].size(); ++j) acc[b][j + 1] = prompts[idx[b]][j];
       }
-      std::vector<bool> finished(B, false);
-      for (int step = 0; step < max_new_tokens && seq.size(1) < block; ++step) {
-        auto logits = model->forward(seq);                             // (B, T, V)
-        auto next = logits.select(1, -1).argmax(-1);                   // (B)
-        seq = torch::cat({seq, next.unsqueeze(1)}, 1);                 // (B, T+1)
+      for (int step = 0; step < max_new_tokens && seq.size(1) < block && B > 0; ++step) {
+        auto logits = model->forward(seq);                        // (B, T, V)
+        auto next = logits.select(1, -1).argmax(-1);              // (B)
+        seq = torch::cat({seq, next.unsqueeze(1)}, 1);            // (B, T+1)
         auto nacc = next.accessor<int64_t, 1>();
-        bool all_done = true;
+        std::vector<int64_t> keep;
+        std::vector<size_t> keep_idx;
         for (int64_t b = 0; b < B; ++b) {
-          if (!finished[b]) {
-            if (nacc[b] == task.eos_id) finished[b] = true;
-            else out[idx[b]].push_back(static_cast<int32_t>(nacc[b]));
+          bool finished = nacc[b] == task.eos_id;
+          if (!finished) {
+            out[idx[b]].push_back(static_cast<int32_t>(nacc[b]));
+            finished = done && done(idx[b], out[idx[b]]);
           }
-          all_done = all_done && finished[b];
+          if (!finished) {
+            keep.push_back(b);
+            keep_idx.push_back(idx[b]);
+          }
         }
-        if (all_done) break;
+        if (static_cast<int64_t>(keep.size()) != B) {
+          // Decided rows leave the batch: later steps cost only what is still open.
+          seq = seq.index_select(0, torch::tensor(keep, torch::kLong));  // (B', T+1)
+          idx = std::move(keep_idx);
+          B = static_cast<int64_t>(idx.size());
+        }
       }
     }
   }
@@ -138,7 +162,11 @@ std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task,
     if (set.items.empty()) return;
     std::vector<TokenIds> prompts;
     for (const auto& it : set.items) prompts.push_back(it.prompt);
-    auto gens = GreedyGenerate(model, task, prompts, max_new_tokens);
+    auto gens = GreedyGenerate(model, task, prompts, max_new_tokens,
+                               [&](size_t i, const TokenIds& ids) {
+                                 return ExactMatchDecided(DecodeTokens(task, ids),
+                                                          set.items[i].target) >= 0;
+                               });
     int hits = 0;
     for (size_t i = 0; i < gens.size(); ++i)
       hits += ExactMatch(DecodeTokens(task, gens[i]), set.items[i].target) ? 1 : 0;

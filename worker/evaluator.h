@@ -7,6 +7,7 @@
 //    paired two-sided t-test over people.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -29,9 +30,16 @@ TTestResult PairedTTest(const std::vector<double>& a, const std::vector<double>&
 bool ExactMatch(const std::string& generation, const std::string& target);
 
 // Greedy continuation of each prompt (bos + prompt), up to max_new_tokens or eos, batched by
-// prompt length. Returns the generated ids (without the prompt).
-std::vector<TokenIds> GreedyGenerate(GPT& model, const TokenizedTask& task,
-                                     const std::vector<TokenIds>& prompts, int max_new_tokens);
+// prompt length. Returns the generated ids (without the prompt). When `done(i, ids)` says a
+// row is decided, that row leaves the batch early (exact match is usually decided after a
+// few tokens: a wrong first word is already a miss).
+std::vector<TokenIds> GreedyGenerate(
+    GPT& model, const TokenizedTask& task, const std::vector<TokenIds>& prompts,
+    int max_new_tokens,
+    const std::function<bool(size_t, const TokenIds&)>& done = nullptr);
+
+// -1 while a generation can still match `target`, else 1 (hit) or 0 (miss).
+int ExactMatchDecided(const std::string& generation_so_far, const std::string& target);
 
 // Summed log P(completion | bos + prompt) for each pair.
 std::vector<double> CompletionLogProbs(GPT& model, const TokenizedTask& task,
