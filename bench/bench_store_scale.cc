@@ -14,11 +14,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -171,8 +171,8 @@ std::map<std::string, double> FakeMetrics(const std::string& id, int64_t params)
   m["chance.d2p.reverse.heldout"] = 0.033;
   m["likelihood.p"] = Unit(id, 100);
   m["likelihood.t"] = Unit(id, 101) * 2 - 1;
-  m["loss.final"] = (0.02 + 300 / std::pow(static_cast<double>(params), 0.6)) *
-                    (1 + 0.05 * Unit(id, 102));
+  m["loss.final"] =
+      (0.02 + 300 / std::pow(static_cast<double>(params), 0.6)) * (1 + 0.05 * Unit(id, 102));
   return m;
 }
 
@@ -192,8 +192,8 @@ void MarkAllDone(ResultsStore& store, const Expanded& e) {
   Exec(db, "BEGIN IMMEDIATE");
   sqlite3_stmt *tr = nullptr, *res = nullptr;
   sqlite3_prepare_v2(db, "UPDATE trials SET state='done', params=? WHERE id=?", -1, &tr, nullptr);
-  sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO results(trial_id, key, value) VALUES(?,?,?)",
-                     -1, &res, nullptr);
+  sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO results(trial_id, key, value) VALUES(?,?,?)", -1,
+                     &res, nullptr);
   for (size_t i = 0; i < e.trials.size(); ++i) {
     const std::string& id = e.trials[i].first;
     sqlite3_bind_int64(tr, 1, e.params[i]);
@@ -270,13 +270,14 @@ int Main(int argc, char** argv) {
     });
   }
   const double naive_s = naive.wall * n / naive_n;
-  printf("  expand: %s (cpu %s); one UpsertSweep: %s (cpu %s); per-trial transactions: %s for "
-         "%d, so %s for %s\n",
-         Time(expand.wall).c_str(), Time(expand.cpu).c_str(), Time(insert.wall).c_str(),
-         Time(insert.cpu).c_str(), Time(naive.wall).c_str(), naive_n, Time(naive_s).c_str(),
-         label.c_str());
-  Report("expand+insert " + label, {expand.wall + insert.wall, expand.cpu + insert.cpu}, 2.0,
-         "2 s", expand.wall + naive_s, "per-row transactions");
+  printf(
+      "  expand: %s (cpu %s); one UpsertSweep: %s (cpu %s); per-trial transactions: %s for "
+      "%d, so %s for %s\n",
+      Time(expand.wall).c_str(), Time(expand.cpu).c_str(), Time(insert.wall).c_str(),
+      Time(insert.cpu).c_str(), Time(naive.wall).c_str(), naive_n, Time(naive_s).c_str(),
+      label.c_str());
+  Report("expand+insert " + label, {expand.wall + insert.wall, expand.cpu + insert.cpu}, 2.0, "2 s",
+         expand.wall + naive_s, "per-row transactions");
 
   // Setup for (b) and (c), not against a goal.
   const Timing setup = Measure([&] {
@@ -293,8 +294,8 @@ int Main(int argc, char** argv) {
     }
     store.WriteProgress(progress, {});
   });
-  printf("  setup: results for %s trials (one transaction) and progress rows: %s\n",
-         label.c_str(), Time(setup.wall).c_str());
+  printf("  setup: results for %s trials (one transaction) and progress rows: %s\n", label.c_str(),
+         Time(setup.wall).c_str());
 
   // (b) status.
   size_t rows = 0;
@@ -320,10 +321,11 @@ int Main(int argc, char** argv) {
   ResultsMap results;
   const Timing load_trials = Measure([&] { trials = store.Trials("bench"); });
   const Timing load_results = Measure([&] { results = store.SweepResults("bench"); });
-  printf("  load for the summary: Trials %s (cpu %s), SweepResults %s (cpu %s), %zu trials "
-         "with results\n",
-         Time(load_trials.wall).c_str(), Time(load_trials.cpu).c_str(),
-         Time(load_results.wall).c_str(), Time(load_results.cpu).c_str(), results.size());
+  printf(
+      "  load for the summary: Trials %s (cpu %s), SweepResults %s (cpu %s), %zu trials "
+      "with results\n",
+      Time(load_trials.wall).c_str(), Time(load_trials.cpu).c_str(),
+      Time(load_results.wall).c_str(), Time(load_results.cpu).c_str(), results.size());
   double checksum = 0;
   const Timing iterate = MedianOf(3, [&] {
     for (const auto& [id, m] : results) {
@@ -337,16 +339,18 @@ int Main(int argc, char** argv) {
   const Timing build_nb = Measure([&] { BuildSummary(trials, results, no_loss_bootstrap); });
   std::string table;
   const Timing render = Measure([&] { table = RenderSummary(summary, SummaryFormat::kTable); });
-  printf("  summary: %zu settings, %zu sizes; without the loss-fit bootstrap %s; table render "
-         "%s (%zu bytes)\n",
-         summary.settings.size(), summary.best.size(), Time(build_nb.wall).c_str(),
-         Time(render.wall).c_str(), table.size());
+  printf(
+      "  summary: %zu settings, %zu sizes; without the loss-fit bootstrap %s; table render "
+      "%s (%zu bytes)\n",
+      summary.settings.size(), summary.best.size(), Time(build_nb.wall).c_str(),
+      Time(render.wall).c_str(), table.size());
   const double g = 1.0 / build.wall;
-  printf("%-22s %9s (cpu %s; goal 1 s, %.1fx %s goal; %.0fx the time to just iterate the "
-         "results map: %s)\n",
-         ("summary " + label + ":").c_str(), Time(build.wall).c_str(), Time(build.cpu).c_str(),
-         g >= 1 ? g : 1 / g, g >= 1 ? "under" : "OVER", build.wall / iterate.wall,
-         Time(iterate.wall).c_str());
+  printf(
+      "%-22s %9s (cpu %s; goal 1 s, %.1fx %s goal; %.0fx the time to just iterate the "
+      "results map: %s)\n",
+      ("summary " + label + ":").c_str(), Time(build.wall).c_str(), Time(build.cpu).c_str(),
+      g >= 1 ? g : 1 / g, g >= 1 ? "under" : "OVER", build.wall / iterate.wall,
+      Time(iterate.wall).c_str());
   if (checksum == 42) printf(" ");  // keeps the iteration from being optimised away
   for (const std::string& v : summary.verdicts) printf("  verdict: %s\n", v.c_str());
 

@@ -68,8 +68,8 @@ class Gpt2Bpe {
   Gpt2Bpe(Gpt2Bpe&&) noexcept;
   Gpt2Bpe& operator=(Gpt2Bpe&&) noexcept;
 
-  // Token ids of `text` (any bytes; see the limits above). Identical to OpenAI's encoder.py
-  // and, on valid UTF-8, to the npm gpt-3-encoder's Encoder.js.
+  // Token ids of `text` (any bytes; see the limits above). Follows OpenAI's encoder.py; on
+  // valid UTF-8 equal to the npm gpt-3-encoder's Encoder.js (tests/common/gpt2_bpe_test.cc).
   TokenIds Encode(std::string_view text) const;
   // The bytes `ids` stand for; Decode(Encode(x)) == x. Throws std::out_of_range naming the
   // id when one is outside [0, vocab_size()).

@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <mutex>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -17,6 +20,8 @@
 #include "scheduler/job_liveness.h"
 #include "scheduler/placement_policy.h"
 #include "scheduler/retry_policy.h"
+#include "scheduler/status_report.h"
+#include "scheduler/status_server.h"
 
 namespace revsweep {
 namespace {
@@ -33,7 +38,20 @@ struct Running {
   std::vector<int> ranks;
   Clock::time_point started;
   bool cancel_sent = false;
+  double cost = 0;
 };
+
+// Step of the newest checkpoint file in `dir` (0 when none); checksums are the worker's job.
+int64_t NewestCheckpointStepOnDisk(const std::string& dir) {
+  int64_t best = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("ckpt-", 0) == 0 && e.path().extension() == ".rsck")
+      best = std::max<int64_t>(best, std::atoll(n.substr(5).c_str()));
+  }
+  return best;
+}
 
 class Coordinator {
  public:
@@ -41,6 +59,10 @@ class Coordinator {
     MPI_Comm_size(o.comm, &world_size_);
     job_id_ = CurrentJobId();
     if (const char* r = getenv("SLURM_RESTART_COUNT")) slurm_restart_ = std::atoi(r);
+    // Ranks r and r' share a node when r / n == r' / n (block distribution, as mpirun and
+    // srun place ranks by default).
+    if (const char* n = getenv("SLURM_NTASKS_PER_NODE")) ranks_per_node_ = std::atoi(n);
+    else if (const char* l = getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) ranks_per_node_ = std::atoi(l);
   }
 
   int Run() {
@@ -53,6 +75,7 @@ class Coordinator {
     cache_dir_ = run_dir_ + "/../cache";
     for (const TrialConfig& t : cfg.trials) trials_[t.id] = t;
 
+    StartStatusServer();
     int lost = store_.RecoverLost([&](const std::string& j) { return JobAlive(j, job_id_); });
     if (lost > 0) Log("recovered %d attempt(s) left running by a job that is gone", lost);
 
@@ -72,17 +95,28 @@ class Coordinator {
         if (!pending.empty()) {
           ClusterSnapshot snap;
           snap.free_ranks.assign(free_.begin(), free_.end());
+          snap.world_size = world_size_;
+          snap.ranks_per_node = ranks_per_node_;
+          for (const auto& [id, r] : running_) {
+            double frac = 0;
+            auto p = progress_seen_.find(id);
+            if (p != progress_seen_.end() && p->second.total_steps > 0)
+              frac = static_cast<double>(p->second.step) / p->second.total_steps;
+            snap.running.push_back({r.ranks, r.cost / r.ranks.size() * (1 - frac)});
+          }
           for (const Assignment& a : Place(o_.policy, pending, snap)) {
             const TrialConfig& t = trials_.at(a.trial_id);
             int number = static_cast<int>(store_.Attempts(a.trial_id).size()) + 1;
+            const std::string ckpt_dir = run_dir_ + "/trials/" + a.trial_id + "/checkpoints";
             int64_t attempt = store_.StartAttempt(a.trial_id, job_id_, slurm_restart_,
-                                                  static_cast<int>(a.ranks.size()), 0);
+                                                  static_cast<int>(a.ranks.size()),
+                                                  NewestCheckpointStepOnDisk(ckpt_dir));
             if (attempt == 0) continue;  // another job sharing the store claimed it
             AssignMsg m;
             m.trial_id = a.trial_id;
             m.settings_json = SettingsToJson(t.settings);
             m.task_path = TaskCachePath(t, cache_dir_);
-            m.checkpoint_dir = run_dir_ + "/trials/" + a.trial_id + "/checkpoints";
+            m.checkpoint_dir = ckpt_dir;
             m.attempt_id = attempt;
             m.attempt_number = number;
             m.ranks = a.ranks;
@@ -94,7 +128,10 @@ class Coordinator {
               free_.erase(r);
               Send(o_.comm, r, kTagAssign, text);
             }
-            running_[a.trial_id] = {a.trial_id, attempt, a.ranks, Clock::now()};
+            double cost = 0;
+            for (const auto& p : pending)
+              if (p.id == a.trial_id) cost = p.cost;
+            running_[a.trial_id] = {a.trial_id, attempt, a.ranks, Clock::now(), false, cost};
             Log("start %s on rank%s %s (attempt %d)", a.trial_id.c_str(),
                 a.ranks.size() > 1 ? "s" : "", RankList(a.ranks).c_str(), number);
             busy = true;
@@ -114,6 +151,7 @@ class Coordinator {
       }
       if (std::chrono::duration<double>(Clock::now() - last_flush).count() >= run_.progress_every_s) {
         FlushProgress();
+        RefreshStatus();
         last_flush = Clock::now();
       }
       if (running_.empty() && (stopping || PendingTrials().empty())) break;
@@ -121,6 +159,8 @@ class Coordinator {
       if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     FlushProgress();
+    RefreshStatus();
+    if (server_) server_->Stop();
     auto counts = store_.CountByState(o_.sweep);
     int code = stopping ? kExitRequeue : (counts["failed"] > 0 ? kExitFailure : kExitOk);
     Log("%s: %d done, %d failed, %d pending", stopping ? "stopped for requeue" : "sweep finished",
@@ -189,6 +229,7 @@ class Coordinator {
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
         progress_[m.row.trial_id] = m.row;
+        progress_seen_[m.row.trial_id] = m.row;
         for (const auto& [s, l] : m.curve) curve_.emplace_back(m.row.trial_id, s, l);
       } else if (st.MPI_TAG == kTagResult) {
         ResultMsg m = DecodeResult(text);
@@ -207,6 +248,44 @@ class Coordinator {
             TrialStateName(next));
         Release(m.trial_id);
       }
+    }
+  }
+
+  // The status server (read-only HTTP) serves strings cached here; it never touches the
+  // store, which only this thread uses.
+  void StartStatusServer() {
+    auto provider = [this](int which) {
+      return [this, which]() {
+        std::lock_guard<std::mutex> lock(status_mu_);
+        return status_cache_[which];
+      };
+    };
+    RefreshStatus();
+    try {
+      server_ = std::make_unique<StatusServer>(run_.status_bind, run_.status_port, provider(0),
+                                               provider(1), provider(2));
+      server_->Start();
+      WritePortFile(run_dir_, run_.status_bind, server_->port());
+      Log("status: http://%s:%d/status", run_.status_bind.c_str(), server_->port());
+    } catch (const std::exception& e) {
+      Log("status server not started: %s", e.what());
+      server_.reset();
+    }
+  }
+
+  void RefreshStatus() {
+    try {
+      double now = std::chrono::duration<double>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+      StatusSnapshot snap = TakeSnapshot(store_, o_.sweep, now);
+      std::string a = StatusJson(snap), b = TrialsJson(snap), c = PrometheusMetrics(snap);
+      std::lock_guard<std::mutex> lock(status_mu_);
+      status_cache_[0] = std::move(a);
+      status_cache_[1] = std::move(b);
+      status_cache_[2] = std::move(c);
+    } catch (const std::exception& e) {
+      Log("status refresh failed: %s", e.what());
     }
   }
 
@@ -237,7 +316,12 @@ class Coordinator {
   std::map<std::string, TrialConfig> trials_;
   std::set<int> free_;
   std::map<std::string, Running> running_;
-  std::map<std::string, ProgressRow> progress_;
+  std::map<std::string, ProgressRow> progress_;       // not yet written to the store
+  std::map<std::string, ProgressRow> progress_seen_;  // latest per trial (placement estimates)
+  int ranks_per_node_ = 0;
+  std::mutex status_mu_;
+  std::string status_cache_[3] = {"{}", "[]", ""};
+  std::unique_ptr<StatusServer> server_;
   std::vector<std::tuple<std::string, int64_t, double>> curve_;
 };
 

@@ -4,9 +4,8 @@
 #include <charconv>
 #include <cmath>
 #include <map>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/user_error.h"
 

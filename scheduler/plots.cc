@@ -63,9 +63,13 @@ std::string Script(const std::string& name, const std::string& body, int width, 
   s += "set datafile missing '" + std::string(kMissing) + "'\n";
   if (o.png) {
     s += "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-         "  set terminal pngcairo noenhanced size " + size + " font 'sans,10'\n"
+         "  set terminal pngcairo noenhanced size " +
+         size +
+         " font 'sans,10'\n"
          "} else {\n"
-         "  set terminal png noenhanced size " + size + "\n"
+         "  set terminal png noenhanced size " +
+         size +
+         "\n"
          "}\n";
     s += "set output " + Quote(name + ".png") + "\n" + body + "unset output\n";
   }
@@ -83,7 +87,8 @@ void RunGnuplot(const PlotOptions& o, const fs::path& dir, const std::string& sc
     throw UserError(o.gnuplot.empty() ? "gnuplot" : o.gnuplot, 0, 0, "",
                     "gnuplot not found (looked on PATH): install it (Debian/Ubuntu: apt-get "
                     "install gnuplot-nox) or give its path; the data files and scripts are "
-                    "in " + dir.string());
+                    "in " +
+                        dir.string());
   }
   const std::string log = (dir / "gnuplot.log").string();
   const pid_t pid = fork();
@@ -266,8 +271,9 @@ PlotFiles PlotLossVsParams(const Summary& s, const PlotOptions& o) {
   if (n_all == 0) throw UserError("plots: no setting with a parameter count and a final loss");
   const std::string name = "loss_vs_params";
   std::string body = "set title " +
-                     Quote("Final training loss (best setting per size: mean +- SE; grey: "
-                           "every setting)") +
+                     Quote(
+                         "Final training loss (best setting per size: mean +- SE; grey: "
+                         "every setting)") +
                      "\nset logscale xy\nset format x '%.0e'\n" + XRange(lo, hi) +
                      "set xlabel 'parameters'\nset ylabel 'final training loss'\nset grid\n"
                      "set key top right\n";
@@ -285,8 +291,7 @@ PlotFiles PlotLossVsParams(const Summary& s, const PlotOptions& o) {
             " with lines lw 2 lc 2 title " + Quote(title);
   }
   body += "\n";
-  return Draw(o, name, {{name + ".dat", best_dat}, {name + "_all.dat", all_dat}}, body, 900,
-              600);
+  return Draw(o, name, {{name + ".dat", best_dat}, {name + "_all.dat", all_dat}}, body, 900, 600);
 }
 
 PlotFiles PlotLossCurves(const LossCurves& curves, const PlotOptions& o) {

@@ -24,8 +24,8 @@
 namespace revsweep {
 
 struct PlotOptions {
-  std::string out_dir;     // created when missing
-  std::string gnuplot;     // executable name or path; empty: "gnuplot" searched on PATH
+  std::string out_dir;  // created when missing
+  std::string gnuplot;  // executable name or path; empty: "gnuplot" searched on PATH
   bool png = true;
   bool svg = true;
   // Which split the accuracy figure shows ("heldout": the test templates); cells of other

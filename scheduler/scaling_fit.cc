@@ -157,8 +157,8 @@ PowerLawFit FitPowerLaw(const std::vector<double>& params, const std::vector<dou
     return fit;
   }
   HuberObjective objective(log_n, log_l, weight, options.huber_delta);
-  const Optimum best = MinimizeFromStarts(objective, GridStarts(options, 1),
-                                          options.max_iterations);
+  const Optimum best =
+      MinimizeFromStarts(objective, GridStarts(options, 1), options.max_iterations);
   if (!best.ok) {
     fit.message = "no start of the L-BFGS grid reached a finite objective";
     return fit;

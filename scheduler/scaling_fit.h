@@ -23,7 +23,7 @@ struct PowerLawOptions {
   std::vector<double> alpha_grid = {0, 0.5, 1, 1.5, 2};
   std::vector<double> e_grid = {-3, -2, -1, -0.5, 0, 0.5, 1};
   std::vector<double> a_grid = {0, 5, 10, 15, 20, 25};
-  int max_iterations = 300;   // L-BFGS iterations per start
+  int max_iterations = 300;  // L-BFGS iterations per start
   // Bootstrap resamples of the points for the intervals (0 = no intervals). Each resample
   // is refitted from the full-data optimum plus a coarse grid (every other grid value).
   int bootstrap = 200;
@@ -36,14 +36,14 @@ struct PowerLawFit {
   // need three sizes) or no start converged; `message` says which.
   bool ok = false;
   std::string message;
-  int n_points = 0;    // usable points: N > 0 and L > 0, both finite
-  int n_sizes = 0;     // distinct N among them
+  int n_points = 0;                // usable points: N > 0 and L > 0, both finite
+  int n_sizes = 0;                 // distinct N among them
   double E = 0, A = 0, alpha = 0;  // NaN when !ok
   double objective = 0;            // sum of Huber(delta) residuals at the optimum
   // Bootstrap percentile intervals (NaN when bootstrap == 0 or too few resamples fitted).
   Interval E_ci, A_ci, alpha_ci;
-  int bootstrap_fitted = 0;  // resamples that had >= 3 distinct N and converged
-  int bootstrap_skipped = 0; // resamples with < 3 distinct N (not refitted)
+  int bootstrap_fitted = 0;   // resamples that had >= 3 distinct N and converged
+  int bootstrap_skipped = 0;  // resamples with < 3 distinct N (not refitted)
 
   // E + A / N^alpha (NaN when !ok).
   double Predict(double n) const;

@@ -1,14 +1,13 @@
 #include "scheduler/stats.h"
 
 #include <algorithm>
+#include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <limits>
 #include <map>
 #include <random>
 #include <stdexcept>
 #include <utility>
-
-#include <boost/math/distributions/students_t.hpp>
 
 namespace revsweep {
 namespace {
@@ -131,11 +130,14 @@ Interval MeanBootstrap::Ci(const std::vector<double>& x, double level) const {
     throw std::invalid_argument("MeanBootstrap::Ci: sample size differs from the plan");
   }
   if (n_ == 0) return {kNaN, kNaN};
-  if (n_ == 1) return {x[0], x[0]};
+  // A constant sample (one value; every seed scoring 0 on a reverse cell) has every resample
+  // mean equal to it; say so exactly instead of up to rounding.
+  if (std::all_of(x.begin(), x.end(), [&x](double v) { return v == x[0]; })) return {x[0], x[0]};
   const double lo_q = (1 - level) / 2, hi_q = (1 + level) / 2;
-  std::vector<std::pair<double, int>> means;
+  // Reused across calls: a summary calls this once per (setting, cell).
+  thread_local std::vector<std::pair<double, int>> means;
+  means.clear();
   if (!multiplicity_.empty()) {
-    means.reserve(multiplicity_.size());
     for (size_t r = 0; r < multiplicity_.size(); ++r) {
       const uint16_t* c = &counts_[r * n_];
       double sum = 0;
@@ -146,7 +148,6 @@ Interval MeanBootstrap::Ci(const std::vector<double>& x, double level) const {
     // Large n: regenerate the same resamples from the seed (see kMaxPlannedN).
     std::mt19937_64 g(seed_);
     std::vector<uint32_t> counts(n_);
-    means.reserve(resamples_);
     for (int b = 0; b < resamples_; ++b) {
       std::fill(counts.begin(), counts.end(), 0);
       for (int j = 0; j < n_; ++j) ++counts[BoundedIndex(g, static_cast<uint64_t>(n_))];
@@ -160,8 +161,7 @@ Interval MeanBootstrap::Ci(const std::vector<double>& x, double level) const {
           WeightedSortedQuantile(means, resamples_, hi_q)};
 }
 
-Interval BootstrapMeanCi(const std::vector<double>& x, int resamples, uint64_t seed,
-                         double level) {
+Interval BootstrapMeanCi(const std::vector<double>& x, int resamples, uint64_t seed, double level) {
   return MeanBootstrap(static_cast<int>(x.size()), resamples, seed).Ci(x, level);
 }
 

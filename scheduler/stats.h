@@ -74,15 +74,16 @@ class MeanBootstrap {
   int n() const { return n_; }
   int resamples() const { return resamples_; }
   size_t distinct() const { return multiplicity_.size(); }
-  // REQUIRES: x.size() == n(). n == 1 gives [x0, x0]; n == 0 gives NaN bounds.
+  // REQUIRES: x.size() == n(). A constant sample (n == 1 included) gives exactly [x0, x0];
+  // n == 0 gives NaN bounds.
   Interval Ci(const std::vector<double>& x, double level = 0.95) const;
 
  private:
   int n_;
   int resamples_;
   uint64_t seed_;
-  std::vector<uint16_t> counts_;     // distinct() rows of n counts each
-  std::vector<int> multiplicity_;    // how many of the B resamples each row stands for
+  std::vector<uint16_t> counts_;   // distinct() rows of n counts each
+  std::vector<int> multiplicity_;  // how many of the B resamples each row stands for
 };
 
 // One-off form of MeanBootstrap (same result for the same n, B, seed).
@@ -90,11 +91,11 @@ Interval BootstrapMeanCi(const std::vector<double>& x, int resamples = kBootstra
                          uint64_t seed = kBootstrapSeed, double level = 0.95);
 
 struct TTest {
-  int n = 0;          // pairs (paired) or values (one-sample)
-  double mean = 0;    // mean difference (paired) or mean - mu0 (one-sample)
-  double t = 0;       // NaN when n < 2; +-inf for a constant nonzero difference
-  double df = 0;      // n - 1
-  double p = 0;       // two-sided; NaN when n < 2
+  int n = 0;        // pairs (paired) or values (one-sample)
+  double mean = 0;  // mean difference (paired) or mean - mu0 (one-sample)
+  double t = 0;     // NaN when n < 2; +-inf for a constant nonzero difference
+  double df = 0;    // n - 1
+  double p = 0;     // two-sided; NaN when n < 2
 };
 
 // Paired two-sided t-test of x against y (differences d = x - y, df = n - 1).
@@ -115,18 +116,17 @@ double StudentTQuantile(double prob, double df);
 // y ~ a + b * x by ordinary least squares.
 struct LinearFit {
   int n = 0;
-  double intercept = 0, slope = 0;   // NaN when n < 2 or x is constant
-  double slope_se = 0;               // NaN when n < 3
-  double slope_lo = 0, slope_hi = 0; // slope +- t(0.975, n - 2) * slope_se; NaN when n < 3
-  double t = 0, p = 0;               // slope / slope_se, two-sided; NaN when n < 3
-  double r2 = 0;                     // NaN when y is constant
-  double df = 0;                     // n - 2
-  bool ok() const;                   // slope, CI and p are all defined
+  double intercept = 0, slope = 0;    // NaN when n < 2 or x is constant
+  double slope_se = 0;                // NaN when n < 3
+  double slope_lo = 0, slope_hi = 0;  // slope +- t(0.975, n - 2) * slope_se; NaN when n < 3
+  double t = 0, p = 0;                // slope / slope_se, two-sided; NaN when n < 3
+  double r2 = 0;                      // NaN when y is constant
+  double df = 0;                      // n - 2
+  bool ok() const;                    // slope, CI and p are all defined
 };
 // Exact fits: a constant y gives slope 0, SE 0, CI [0, 0], p = 1; points exactly on a
 // sloped line give SE ~ 0 and p ~ 0. `level` is the CI coverage.
 // REQUIRES: x.size() == y.size().
-LinearFit FitLine(const std::vector<double>& x, const std::vector<double>& y,
-                  double level = 0.95);
+LinearFit FitLine(const std::vector<double>& x, const std::vector<double>& y, double level = 0.95);
 
 }  // namespace revsweep

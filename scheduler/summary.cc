@@ -69,23 +69,23 @@ uint64_t SettingHash(const Settings& full, int64_t* seed) {
   return h;
 }
 
-// Whether `full` (a trial's settings) restricted to setting keys equals `setting`.
-bool SameSetting(const Settings& full, const Settings& setting) {
+// Whether `full` (a trial's settings) restricted to setting keys equals `setting`. Also
+// sets *seed to train.seed when it is met before a difference (see SettingHash).
+bool SameSetting(const Settings& full, const Settings& setting, int64_t* seed) {
   auto it = setting.begin();
+  *seed = 0;
   for (const auto& [k, v] : full) {
-    if (!IsSettingKey(k)) continue;
+    if (!IsSettingKey(k)) {
+      if (k == "train.seed") {
+        if (const auto* i = std::get_if<int64_t>(&v)) *seed = *i;
+        if (const auto* d = std::get_if<double>(&v)) *seed = static_cast<int64_t>(*d);
+      }
+      continue;
+    }
     if (it == setting.end() || it->first != k || !(it->second == v)) return false;
     ++it;
   }
   return it == setting.end();
-}
-
-int64_t SeedOf(const Settings& s) {
-  auto it = s.find("train.seed");
-  if (it == s.end()) return 0;
-  if (const auto* i = std::get_if<int64_t>(&it->second)) return *i;
-  if (const auto* d = std::get_if<double>(&it->second)) return static_cast<int64_t>(*d);
-  return 0;
 }
 
 Settings FilterSetting(const Settings& full) {
@@ -176,8 +176,7 @@ std::string TrendVerdict(const CellTrend& t, double level) {
   snprintf(pbuf, sizeof(pbuf), "%.2g", f.p);
   return what + " " + trend + " with model size: slope " + Fixed(f.slope, 3, true) +
          " per decade, " + Fixed(level * 100, 0) + "% CI [" + Fixed(f.slope_lo, 3) + ", " +
-         Fixed(f.slope_hi, 3) + "] (p = " + pbuf + ", " + std::to_string(t.n_sizes) +
-         " sizes).";
+         Fixed(f.slope_hi, 3) + "] (p = " + pbuf + ", " + std::to_string(t.n_sizes) + " sizes).";
 }
 
 }  // namespace
@@ -198,8 +197,8 @@ bool CellLess(const std::string& a, const std::string& b) {
   if (px != py) return px;  // well-formed cells first
   if (!px) return a < b;
   auto key = [](const CellName& c) {
-    return std::make_tuple(SubsetRank(c.subset), c.subset, DirectionRank(c.direction),
-                           c.direction, SplitRank(c.split), c.split);
+    return std::make_tuple(SubsetRank(c.subset), c.subset, DirectionRank(c.direction), c.direction,
+                           SplitRank(c.split), c.split);
   };
   return key(x) < key(y);
 }
@@ -275,15 +274,16 @@ Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& resu
     ++out.trials_done;
     // The store lists a sweep's trials in expansion order, seeds innermost: most trials
     // belong to the previous trial's setting, which one walk of the settings confirms.
-    if (last_group < groups.size() && SameSetting(t.settings, groups[last_group].setting)) {
-      groups[last_group].members.push_back({SeedOf(t.settings), &t, r->second});
+    int64_t seed = 0;
+    if (last_group < groups.size() && SameSetting(t.settings, groups[last_group].setting, &seed)) {
+      groups[last_group].members.push_back({seed, &t, r->second});
       continue;
     }
-    int64_t seed = 0;
     std::vector<size_t>& bucket = by_hash[SettingHash(t.settings, &seed)];
     size_t g = groups.size();
     for (size_t candidate : bucket) {
-      if (SameSetting(t.settings, groups[candidate].setting)) {
+      int64_t unused;
+      if (SameSetting(t.settings, groups[candidate].setting, &unused)) {
         g = candidate;
         break;
       }
@@ -525,14 +525,19 @@ Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& resu
     if (s.likelihood_p_mean < 0.05) significant += (significant.empty() ? "" : ", ") + s.size;
   }
   if (with_p > 0) {
-    const std::string head = "Likelihood test (p2d reverse prompts, mean p over seeds at the best "
-                             "setting per size: " + per_size + "): ";
+    const std::string head =
+        "Likelihood test (p2d reverse prompts, mean p over seeds at the best "
+        "setting per size: " +
+        per_size + "): ";
     out.verdicts.push_back(
         significant.empty()
-            ? head + "the correct name is not significantly more likely than a random name "
-                     "at any size (p > 0.05)."
-            : head + "the correct and random names' likelihoods differ significantly "
-                     "(p < 0.05) at " + significant + ".");
+            ? head +
+                  "the correct name is not significantly more likely than a random name "
+                  "at any size (p > 0.05)."
+            : head +
+                  "the correct and random names' likelihoods differ significantly "
+                  "(p < 0.05) at " +
+                  significant + ".");
   }
   return out;
 }

@@ -49,9 +49,9 @@ int64_t TrialParams(const TrialRow& row, const std::map<std::string, double>* me
 // ---- The summary.
 struct CellSummary {
   std::string cell;
-  Describe acc;        // acc.<cell> over the setting's seeds that have it
-  Interval ci;         // percentile bootstrap CI of the mean (SummaryOptions)
-  Describe chance;     // chance.<cell> over the same seeds (n == 0 when not stored)
+  Describe acc;     // acc.<cell> over the setting's seeds that have it
+  Interval ci;      // percentile bootstrap CI of the mean (SummaryOptions)
+  Describe chance;  // chance.<cell> over the same seeds (n == 0 when not stored)
 };
 
 struct SettingSummary {
@@ -79,19 +79,19 @@ struct SettingSummary {
 // per seed.
 struct CellTrend {
   std::string cell;
-  int n_sizes = 0;       // distinct params among those points
+  int n_sizes = 0;  // distinct params among those points
   int n_points = 0;
-  bool fitted = false;   // n_sizes >= 3 and the fit is defined
-  LinearFit fit;         // slope = change in accuracy (0-1) per decade of parameters
-  std::string verdict;   // reverse cells only (empty otherwise)
+  bool fitted = false;  // n_sizes >= 3 and the fit is defined
+  LinearFit fit;        // slope = change in accuracy (0-1) per decade of parameters
+  std::string verdict;  // reverse cells only (empty otherwise)
 };
 
 struct Summary {
-  int trials_total = 0;     // rows given
-  int trials_done = 0;      // state done with results: the ones summarised
-  int trials_excluded = 0;  // not done, or done without results
-  double level = 0.95;          // coverage of every CI below (SummaryOptions::level)
-  int bootstrap_resamples = 0;  // per-cell CI resamples (SummaryOptions)
+  int trials_total = 0;                   // rows given
+  int trials_done = 0;                    // state done with results: the ones summarised
+  int trials_excluded = 0;                // not done, or done without results
+  double level = 0.95;                    // coverage of every CI below (SummaryOptions::level)
+  int bootstrap_resamples = 0;            // per-cell CI resamples (SummaryOptions)
   std::vector<std::string> cells;         // every acc cell seen, canonical order
   std::vector<std::string> varying_keys;  // setting keys whose value differs across settings
   // Sorted by params, then size label, then the values of varying_keys in key order (a

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "common/user_error.h"
@@ -140,7 +139,7 @@ TextTable SettingsTable(const Summary& s) {
 
 TextTable BestTable(const Summary& s) {
   TextTable t;
-  t.header = {"size", "params", "setting", "cell", "n", "mean", "SE", Pct(s.level) + " CI",
+  t.header = {"size",  "params", "setting", "cell", "n", "mean", "SE", Pct(s.level) + " CI",
               "chance"};
   for (size_t i : s.best) {
     const SettingSummary& g = s.settings[i];
@@ -177,17 +176,17 @@ std::string LossFitLine(const Summary& s) {
   auto ci = [](const Interval& i) {
     return std::isnan(i.lo) ? std::string() : Fmt(" [%.4g, %.4g]", i.lo, i.hi);
   };
-  return Fmt("loss.final = E + A / N^alpha: E = %.4g", f.E) + ci(f.E_ci) +
-         Fmt(", A = %.4g", f.A) + ci(f.A_ci) + Fmt(", alpha = %.4g", f.alpha) + ci(f.alpha_ci) +
+  return Fmt("loss.final = E + A / N^alpha: E = %.4g", f.E) + ci(f.E_ci) + Fmt(", A = %.4g", f.A) +
+         ci(f.A_ci) + Fmt(", alpha = %.4g", f.alpha) + ci(f.alpha_ci) +
          Fmt(" (%d sizes, %d points; %s bootstrap intervals from %d resamples)", f.n_sizes,
              f.n_points, Pct(s.level).c_str(), f.bootstrap_fitted);
 }
 
 std::string Headline(const Summary& s) {
-  return Fmt("%d done trials in %zu settings over %zu model sizes (%d of %d trials not done or "
-             "without results: excluded).",
-             s.trials_done, s.settings.size(), s.best.size(), s.trials_excluded,
-             s.trials_total);
+  return Fmt(
+      "%d done trials in %zu settings over %zu model sizes (%d of %d trials not done or "
+      "without results: excluded).",
+      s.trials_done, s.settings.size(), s.best.size(), s.trials_excluded, s.trials_total);
 }
 
 const char* kLegend =
@@ -217,12 +216,13 @@ std::string RenderText(const Summary& s, bool markdown) {
 std::string RenderCsv(const Summary& s) {
   std::vector<std::string> header = {"setting", "size", "params", "seeds", "best", "score"};
   for (const auto& k : s.varying_keys) header.push_back(k);
-  for (const char* h : {"loss.final.mean", "loss.final.se", "likelihood.p.mean",
-                        "likelihood.p.all", "trial_ids"}) {
+  for (const char* h :
+       {"loss.final.mean", "loss.final.se", "likelihood.p.mean", "likelihood.p.all", "trial_ids"}) {
     header.push_back(h);
   }
   for (const auto& c : s.cells) {
-    for (const char* f : {".n", ".mean", ".se", ".ci_lo", ".ci_hi"}) header.push_back("acc." + c + f);
+    for (const char* f : {".n", ".mean", ".se", ".ci_lo", ".ci_hi"})
+      header.push_back("acc." + c + f);
     header.push_back("chance." + c + ".mean");
   }
   header.push_back("setting_json");
@@ -230,9 +230,11 @@ std::string RenderCsv(const Summary& s) {
   auto num = [](double v) { return std::isnan(v) ? std::string() : FormatNumber(v); };
   for (size_t i = 0; i < s.settings.size(); ++i) {
     const SettingSummary& g = s.settings[i];
-    std::vector<std::string> r = {std::to_string(i + 1), g.size,
+    std::vector<std::string> r = {std::to_string(i + 1),
+                                  g.size,
                                   g.params > 0 ? std::to_string(g.params) : "",
-                                  std::to_string(g.n_seeds), g.best_for_size ? "true" : "false",
+                                  std::to_string(g.n_seeds),
+                                  g.best_for_size ? "true" : "false",
                                   num(g.score)};
     for (const auto& k : s.varying_keys) r.push_back(SettingValueOrEmpty(g.setting, k));
     r.push_back(num(g.loss.mean));
@@ -263,8 +265,8 @@ std::string RenderCsv(const Summary& s) {
 }
 
 Json DescribeJson(const Describe& d) {
-  return Json{{"n", d.n}, {"mean", d.mean}, {"sd", d.sd}, {"se", d.se},
-              {"se_defined", d.se_defined}};
+  return Json{
+      {"n", d.n}, {"mean", d.mean}, {"sd", d.sd}, {"se", d.se}, {"se_defined", d.se_defined}};
 }
 Json IntervalJson(const Interval& i) { return Json::array({i.lo, i.hi}); }
 
@@ -313,9 +315,8 @@ std::string RenderJson(const Summary& s) {
   j["settings"] = settings;
   Json best = Json::array();
   for (size_t i : s.best) {
-    best.push_back({{"size", s.settings[i].size},
-                    {"params", s.settings[i].params},
-                    {"setting", i + 1}});
+    best.push_back(
+        {{"size", s.settings[i].size}, {"params", s.settings[i].params}, {"setting", i + 1}});
   }
   j["best_per_size"] = best;
   Json trends = Json::array();
@@ -423,8 +424,9 @@ std::string RenderPerTrial(const PerTrialTable& t, SummaryFormat format) {
       auto it = r.acc.find(c);
       row.push_back(it == r.acc.end() ? "" : full ? FormatNumber(it->second) : Acc(it->second));
     }
-    row.push_back(std::isnan(r.likelihood_p) ? "" : full ? FormatNumber(r.likelihood_p)
-                                                         : P(r.likelihood_p));
+    row.push_back(std::isnan(r.likelihood_p) ? ""
+                  : full                     ? FormatNumber(r.likelihood_p)
+                                             : P(r.likelihood_p));
     table.rows.push_back(std::move(row));
   }
   if (full) {

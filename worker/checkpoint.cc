@@ -96,8 +96,14 @@ std::optional<CheckpointState> LoadNewestCheckpoint(
       torch::serialize::InputArchive archive;
       std::istringstream in(bytes);
       archive.load_from(in);
-      torch::Tensor t;
-      archive.read("trial_id", t);
+      // A fresh tensor per read: reading into a tensor that already views archive storage
+      // fails ("storage that is not resizable").
+      auto get = [&](const char* key) {
+        torch::Tensor x;
+        archive.read(key, x);
+        return x;
+      };
+      torch::Tensor t = get("trial_id");
       std::string id;
       for (int64_t i = 0; i < t.numel(); ++i) id.push_back(static_cast<char>(t[i].item<int64_t>()));
       if (id != trial_id) throw std::runtime_error("belongs to trial " + id);
@@ -119,15 +125,15 @@ std::optional<CheckpointState> LoadNewestCheckpoint(
       optimizer.load(optim_archive);
       CheckpointState s;
       s.trial_id = id;
-      archive.read("step", t);
+      t = get("step");
       s.step = t.item<int64_t>();
-      archive.read("train_seconds", t);
+      t = get("train_seconds");
       s.train_seconds = t.item<double>();
-      archive.read("epoch_loss_sum", t);
+      t = get("epoch_loss_sum");
       s.last_epoch_loss_sum = t.item<double>();
-      archive.read("epoch_loss_n", t);
+      t = get("epoch_loss_n");
       s.last_epoch_loss_n = t.item<int64_t>();
-      archive.read("rng", t);
+      t = get("rng");
       {
         auto gen = at::detail::getDefaultCPUGenerator();
         std::lock_guard<std::mutex> lock(gen.mutex());

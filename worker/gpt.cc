@@ -67,7 +67,7 @@ GPTImpl::GPTImpl(const GPTConfig& c) : config_(c) {
       if (name.find("ln_") == std::string::npos) t.zero_();
     } else if (name.find("ln_") != std::string::npos) {
       // LayerNorm weight stays 1.
-    } else if (name.size() >= 14 && name.compare(name.size() - 14, 14, "c_proj.weight") == 0) {
+    } else if (name.size() >= 13 && name.compare(name.size() - 13, 13, "c_proj.weight") == 0) {
       t.normal_(0.0, 0.02 / std::sqrt(2.0 * c.n_layer));
     } else {
       t.normal_(0.0, 0.02);

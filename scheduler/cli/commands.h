@@ -17,6 +17,7 @@ struct CommandArgs {
   // submit
   std::string partition, account, qos, time = "04:00:00", mem, job_name;
   int nodes = 1, ntasks_per_node = 2, gpus_per_node = 0, cpus_per_task = 1, jobs = 1;
+  int signal_before_s = 120, max_requeues = 20;
   std::vector<std::string> sbatch_extra;
   bool dry_run = false;
 };

@@ -94,7 +94,8 @@ struct Fixture {
                      {"params", 875648},
                      {"tokens_per_s", 12345.5}};
     TrialRow b;
-    b.settings = {{"train.lr", 1e-3}, {"train.seed", int64_t{2}}, {"model.size", std::string("small")}};
+    b.settings = {
+        {"train.lr", 1e-3}, {"train.seed", int64_t{2}}, {"model.size", std::string("small")}};
     b.id = "bbbbbbbbbbbbbbbb";
     b.state = TrialState::kPending;  // no results, params unknown
     trials = {a, b};
@@ -127,11 +128,10 @@ TEST(ExportTest, PerTrialCsvParsesBack) {
   const Table t = ParseCsv(out.str());
   ASSERT_EQ(t.size(), 3u);
   EXPECT_EQ(t[0], (std::vector<std::string>{
-                      "trial_id", "sweep", "state", "dataset.both", "dataset.source",
-                      "model.size", "train.batch_size", "train.lr", "train.seed", "params",
+                      "trial_id", "sweep", "state", "dataset.both", "dataset.source", "model.size",
+                      "train.batch_size", "train.lr", "train.seed", "params",
                       "acc.p2d.same.heldout", "acc.p2d.reverse.heldout",
-                      "chance.p2d.reverse.heldout", "likelihood.p", "loss.final",
-                      "tokens_per_s"}));
+                      "chance.p2d.reverse.heldout", "likelihood.p", "loss.final", "tokens_per_s"}));
   auto a = Row(t, 1);
   EXPECT_EQ(a["trial_id"], "aaaaaaaaaaaaaaaa");
   EXPECT_EQ(a["sweep"], "s1");

@@ -65,7 +65,8 @@ void ExpectSvg(const std::string& path) {
   if (access("/usr/bin/python3", X_OK) == 0) {
     const std::string cmd =
         "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as E; "
-        "r = E.parse(sys.argv[1]).getroot(); sys.exit(0 if r.tag.split('}')[-1] == 'svg' else 1)\" '" +
+        "r = E.parse(sys.argv[1]).getroot(); sys.exit(0 if r.tag.split('}')[-1] == 'svg' else 1)\" "
+        "'" +
         path + "'";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << "not well-formed XML with root <svg>: " << path;
   }
@@ -92,9 +93,8 @@ class PlotsTest : public ::testing::Test {
       for (double lr : {1e-3, 1e-4}) {
         for (int64_t seed : {1, 2, 3}) {
           TrialRow t;
-          t.settings = {{"model.size", std::string(names[i])},
-                        {"train.lr", lr},
-                        {"train.seed", seed}};
+          t.settings = {
+              {"model.size", std::string(names[i])}, {"train.lr", lr}, {"train.seed", seed}};
           t.id = TrialId(t.settings);
           t.state = TrialState::kDone;
           t.params = static_cast<int64_t>(3e5 * std::pow(4.0, i));

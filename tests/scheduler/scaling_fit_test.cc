@@ -110,8 +110,7 @@ TEST(PowerLawTest, FastEnoughForSummaries) {
   const Points p = Synthetic(0.5, 80, 0.35, 5, 4, 0.02);
   const auto t0 = std::chrono::steady_clock::now();
   const PowerLawFit f = FitPowerLaw(p.n, p.loss);
-  const double s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_TRUE(f.ok);
   EXPECT_LT(s, 2.0);
   RecordProperty("fit_seconds", std::to_string(s));

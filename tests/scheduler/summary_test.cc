@@ -37,10 +37,14 @@ struct Sweep {
 };
 
 std::map<std::string, double> Metrics(double same, double reverse, double loss, double p) {
-  return {{"acc.p2d.same.heldout", same},     {"acc.p2d.reverse.heldout", reverse},
-          {"chance.p2d.reverse.heldout", 0.033}, {"acc.p2d.same.train", 1.0},
-          {"likelihood.p", p},                 {"likelihood.t", 0.5},
-          {"loss.final", loss},                {"steps", 100}};
+  return {{"acc.p2d.same.heldout", same},
+          {"acc.p2d.reverse.heldout", reverse},
+          {"chance.p2d.reverse.heldout", 0.033},
+          {"acc.p2d.same.train", 1.0},
+          {"likelihood.p", p},
+          {"likelihood.t", 0.5},
+          {"loss.final", loss},
+          {"steps", 100}};
 }
 
 TEST(CellNamesTest, ParseAndOrder) {
@@ -52,16 +56,20 @@ TEST(CellNamesTest, ParseAndOrder) {
   EXPECT_FALSE(ParseCell("p2d.same", nullptr));
   EXPECT_FALSE(ParseCell("p2d..train", nullptr));
   EXPECT_FALSE(ParseCell("a.b.c.d", nullptr));
-  std::vector<std::string> cells = {"qa.reverse.heldout", "d2p.same.train", "p2d.reverse.train",
-                                    "p2d.same.heldout", "p2d.same.train", "both_d2n.same.train",
-                                    "zzz.same.train", "both_n2d.same.train"};
+  std::vector<std::string> cells = {
+      "qa.reverse.heldout", "d2p.same.train",      "p2d.reverse.train", "p2d.same.heldout",
+      "p2d.same.train",     "both_d2n.same.train", "zzz.same.train",    "both_n2d.same.train"};
   std::sort(cells.begin(), cells.end(), CellLess);
-  EXPECT_EQ(cells, (std::vector<std::string>{
-                       "p2d.same.train", "p2d.same.heldout", "p2d.reverse.train",
-                       "d2p.same.train", "both_n2d.same.train", "both_d2n.same.train",
-                       "qa.reverse.heldout", "zzz.same.train"}));
-  std::vector<std::string> metrics = {"steps", "loss.final", "likelihood.p", "chance.p2d.same.train",
-                                      "acc.d2p.same.train", "acc.p2d.same.train"};
+  EXPECT_EQ(cells, (std::vector<std::string>{"p2d.same.train", "p2d.same.heldout",
+                                             "p2d.reverse.train", "d2p.same.train",
+                                             "both_n2d.same.train", "both_d2n.same.train",
+                                             "qa.reverse.heldout", "zzz.same.train"}));
+  std::vector<std::string> metrics = {"steps",
+                                      "loss.final",
+                                      "likelihood.p",
+                                      "chance.p2d.same.train",
+                                      "acc.d2p.same.train",
+                                      "acc.p2d.same.train"};
   std::sort(metrics.begin(), metrics.end(), MetricLess);
   EXPECT_EQ(metrics, (std::vector<std::string>{"acc.p2d.same.train", "acc.d2p.same.train",
                                                "chance.p2d.same.train", "likelihood.p",
@@ -214,8 +222,7 @@ TEST(SummaryTest, FewerThanThreeSizesSaysSo) {
             "across size needs; no fit.");
   EXPECT_FALSE(s.loss_fit.ok);
   EXPECT_NE(s.loss_fit.message.find("fewer than 3 model sizes"), std::string::npos);
-  EXPECT_NE(RenderSummary(s, SummaryFormat::kTable).find("no fit (<3 sizes)"),
-            std::string::npos);
+  EXPECT_NE(RenderSummary(s, SummaryFormat::kTable).find("no fit (<3 sizes)"), std::string::npos);
 }
 
 TEST(SummaryTest, DeterministicAndOrderIndependent) {

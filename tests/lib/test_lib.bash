@@ -1,0 +1,358 @@
+# Shared helpers for the shell test tiers (tests/mpi/*.sh, tests/e2e/*.sh). Sourced, not run:
+# a .bash file is not registered as a CTest test.
+#
+#   source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
+#   tl_begin my_test            # temp dir $T, EXIT trap that kills what the test started
+#   write_config "$T/c.yaml" my_sweep train.epochs=4 model.size=micro
+#   cat >>"$T/c.yaml" <<'EOF'   # axes, appended as raw YAML
+#   seeds: [0, 1]
+#   EOF
+#   tl_run 120 "$T/run.log" "$RS" run "$T/c.yaml" --ranks 2; rc=$?
+#   assert_eq "$rc" 0 "run exits 0"
+#   assert_sql "$T/store.db" "SELECT count(*) FROM trials WHERE state!='done'" 0 "all done"
+#   tl_end
+#
+# Conventions: every assertion prints one "PASS: ..." line or one "FAIL: ..." line (then the
+# test stops with status 1 after dumping the logs it knows about). No fixed sleeps for
+# synchronisation: wait_until polls a condition with a deadline. Processes started through
+# tl_bg / tl_run are tracked; on exit (pass, fail, Ctrl-C, SIGTERM from ctest) the whole tree
+# under each of them (revsweep -> mpirun -> revsweep-train ranks) is killed by pid.
+#
+# Environment: REVSWEEP_BIN (default /work/main/build-lead/bin), REVSWEEP_TEST_SEED (random
+# seed for tests that pick random moments; printed so a failure can be replayed),
+# REVSWEEP_KEEP_TMP=1 keeps the temp dir.
+
+set -o pipefail
+
+REVSWEEP_BIN=${REVSWEEP_BIN:-/work/main/build-lead/bin}
+REVSWEEP_SRC=${REVSWEEP_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+RS=$REVSWEEP_BIN/revsweep
+RS_TRAIN=$REVSWEEP_BIN/revsweep-train
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+
+TL_PIDS=()   # background processes started by this test (roots of trees to kill on exit)
+TL_LOGS=()   # logs to show when an assertion fails
+TL_PASSES=0
+TL_NAME=test
+TL_TIMINGS=()
+
+# ---- reporting -------------------------------------------------------------------------------
+
+say() { echo "[$TL_NAME $(date +%T)] $*"; }
+
+pass() {
+  TL_PASSES=$((TL_PASSES + 1))
+  echo "PASS: $*"
+}
+
+fail() {
+  echo "FAIL: $*" >&2
+  tl_dump_diagnostics >&2
+  exit 1
+}
+
+# Records "what seconds" for the summary printed by tl_end.
+note_timing() { TL_TIMINGS+=("$1: $2"); say "timing: $1: $2"; }
+
+tl_dump_diagnostics() {
+  local f
+  for f in "${TL_LOGS[@]}"; do
+    [[ -f $f ]] || continue
+    echo "---- last lines of $f"
+    tail -n 40 "$f"
+  done
+  if [[ -n ${TL_DB:-} && -f $TL_DB ]]; then
+    echo "---- trials in $TL_DB"
+    q "$TL_DB" "SELECT id, state, attempts, substr(last_error,1,80) FROM trials" 2>&1 || true
+    echo "---- attempts"
+    q "$TL_DB" "SELECT id, trial_id, job_id, ranks, outcome, start_step, end_step,
+                substr(message,1,80) FROM attempts ORDER BY id" 2>&1 || true
+  fi
+  [[ -n ${T:-} ]] && echo "(temp dir $T is kept: REVSWEEP_KEEP_TMP forced on failure)"
+  TL_KEEP_ON_FAIL=1
+}
+
+# ---- lifecycle -------------------------------------------------------------------------------
+
+# tl_begin NAME: makes the temp dir $T, installs the cleanup trap, checks the tools exist.
+tl_begin() {
+  TL_NAME=$1
+  TL_T0=$SECONDS
+  T=$(mktemp -d "${TMPDIR:-/tmp}/revsweep-$TL_NAME.XXXXXX") || { echo "FAIL: mktemp" >&2; exit 1; }
+  trap tl_cleanup EXIT
+  trap 'echo "[$TL_NAME] interrupted" >&2; exit 130' INT TERM HUP
+  say "temp dir $T, binaries $REVSWEEP_BIN"
+  local tool
+  for tool in "$RS" "$RS_TRAIN"; do
+    [[ -x $tool ]] || fail "missing binary $tool (build: cmake --build build --target revsweep revsweep-train)"
+  done
+  for tool in mpirun sqlite3; do
+    command -v "$tool" >/dev/null || fail "missing tool $tool"
+  done
+  TL_SEED=${REVSWEEP_TEST_SEED:-$(( $(date +%s) % 100000 ))}
+  RANDOM=$TL_SEED
+  say "random seed $TL_SEED (replay with REVSWEEP_TEST_SEED=$TL_SEED)"
+}
+
+tl_end() {
+  local elapsed=$((SECONDS - TL_T0)) t
+  for t in "${TL_TIMINGS[@]}"; do echo "TIMING: $t"; done
+  echo "PASS: $TL_NAME: all $TL_PASSES assertions passed in ${elapsed}s"
+}
+
+# All descendants of pid $1 (children first-level order, recursive), one per line.
+tl_descendants() {
+  ps -e -o pid=,ppid= 2>/dev/null | awk -v root="$1" '
+    { parent[$1] = $2; pids[NR] = $1 }
+    END {
+      n = 0; want[root] = 1
+      do {
+        added = 0
+        for (i = 1; i <= NR; i++) { p = pids[i]
+          if (!(p in want) && (parent[p] in want)) { want[p] = 1; added = 1; print p } }
+      } while (added)
+    }'
+}
+
+# Kills the tree rooted at $1 (descendants first, then the root) with signal $2 (default KILL).
+tl_kill_tree() {
+  local root=$1 sig=${2:-KILL} p
+  for p in $(tl_descendants "$root"); do kill "-$sig" "$p" 2>/dev/null; done
+  kill "-$sig" "$root" 2>/dev/null
+  return 0
+}
+
+tl_cleanup() {
+  local rc=$? p
+  for p in "${TL_PIDS[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then
+      echo "[$TL_NAME] cleanup: killing leftover process tree of pid $p" >&2
+      tl_kill_tree "$p" KILL
+    fi
+  done
+  for p in "${TL_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  if [[ -n ${T:-} && -d $T ]]; then
+    if [[ ${REVSWEEP_KEEP_TMP:-0} == 1 || ( $rc != 0 && ${TL_KEEP_ON_FAIL:-0} == 1 ) ]]; then
+      echo "[$TL_NAME] kept $T" >&2
+    else
+      rm -rf "$T"
+    fi
+  fi
+  exit "$rc"
+}
+
+# tl_bg VAR LOG CMD...: starts CMD in the background (stdout+stderr to LOG), tracks it, sets
+# VAR to its pid.
+tl_bg() {
+  local __var=$1 __tl_log=$2
+  shift 2
+  "$@" >"$__tl_log" 2>&1 </dev/null &
+  local __tl_pid=$!
+  TL_PIDS+=("$__tl_pid")
+  TL_LOGS+=("$__tl_log")
+  printf -v "$__var" '%s' "$__tl_pid"
+}
+
+# tl_wait_pid PID TIMEOUT_S: waits for a tl_bg process; returns its exit status. On timeout
+# kills its tree and fails the test.
+tl_wait_pid() {
+  local pid=$1 timeout_s=$2 deadline=$((SECONDS + $2))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      tl_kill_tree "$pid" KILL
+      wait "$pid" 2>/dev/null
+      fail "process $pid still running after ${timeout_s}s (killed)"
+    fi
+    sleep 0.1
+  done
+  wait "$pid"
+}
+
+# tl_run TIMEOUT_S LOG CMD...: runs CMD (tracked, so ctest's SIGTERM cleans it up) and returns
+# its exit status; output goes to LOG and is also echoed afterwards (last 15 lines).
+tl_run() {
+  local timeout_s=$1 log=$2 pid rc
+  shift 2
+  tl_bg pid "$log" "$@"
+  tl_wait_pid "$pid" "$timeout_s"
+  rc=$?
+  tail -n 15 "$log" | sed 's/^/    | /'
+  return $rc
+}
+
+# wait_until TIMEOUT_S DESCRIPTION CMD...: polls CMD every 50 ms until it succeeds.
+wait_until() {
+  local timeout_s=$1 what=$2
+  shift 2
+  local deadline
+  deadline=$(awk -v n="$(now_s)" -v t="$timeout_s" 'BEGIN { printf "%.3f", n + t }')
+  until "$@"; do
+    if awk -v n="$(now_s)" -v d="$deadline" 'BEGIN { exit !(n > d) }'; then
+      fail "timed out after ${timeout_s}s waiting for: $what"
+    fi
+    sleep 0.05
+  done
+}
+
+# wait_for_file TIMEOUT_S PATH
+wait_for_file() { wait_until "$1" "file $2" test -e "$2"; }
+
+now_s() { date +%s.%N; }
+
+# Seconds between two now_s values, 2 decimals.
+elapsed_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# A random fraction-of-a-second sleep length in [lo, hi] seconds (uses $RANDOM: seeded).
+random_between() { awk -v lo="$1" -v hi="$2" -v r="$RANDOM" 'BEGIN { printf "%.2f", lo + (hi - lo) * r / 32767 }'; }
+
+# ---- assertions ------------------------------------------------------------------------------
+
+assert_eq() {
+  [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"
+  pass "$3 ($1)"
+}
+
+assert_ne() {
+  [[ "$1" != "$2" ]] || fail "$3: expected anything but '$2'"
+  pass "$3 ($1)"
+}
+
+# assert_num A OP B MSG with OP one of < <= > >= == (floating point).
+assert_num() {
+  awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN {
+      if (a == "" || b == "") exit 1
+      if (op == "<") exit !(a < b); if (op == "<=") exit !(a <= b)
+      if (op == ">") exit !(a > b); if (op == ">=") exit !(a >= b)
+      if (op == "==") exit !(a == b); exit 1 }' || fail "$4: expected $1 $2 $3"
+  pass "$4 ($1 $2 $3)"
+}
+
+# assert_grep FILE FIXED_STRING MSG
+assert_grep() {
+  grep -qF -- "$2" "$1" || fail "$3: '$2' not found in $1"
+  pass "$3"
+}
+
+assert_file() {
+  [[ -f $1 ]] || fail "$2: no file $1"
+  pass "$2"
+}
+
+# ---- SQLite ----------------------------------------------------------------------------------
+
+# q DB SQL: one query, '|' separated, no header; waits up to 10 s on a locked database.
+q() { sqlite3 -batch -noheader -cmd ".timeout 10000" "$1" "$2"; }
+
+# assert_sql DB SQL EXPECTED MSG
+assert_sql() {
+  local got
+  got=$(q "$1" "$2") || fail "$4: query failed: $2"
+  [[ "$got" == "$3" ]] || fail "$4: expected '$3', got '$got' from: $2"
+  pass "$4 ($got)"
+}
+
+# Deterministic metrics of a sweep: trial|key|value with 17 significant digits (exact
+# round-trip of a double), sorted. Timing metrics (train_seconds, tokens_per_s) are left out.
+metrics_dump() {
+  q "$1" "SELECT r.trial_id, r.key, printf('%.17g', r.value) FROM results r
+          JOIN sweep_trials st ON st.trial_id = r.trial_id AND st.sweep = '$2'
+          WHERE r.key LIKE 'acc.%' OR r.key LIKE 'likelihood.%' OR r.key = 'loss.final'
+          ORDER BY r.trial_id, r.key"
+}
+
+# assert_metrics_equal DB_A DB_B SWEEP MSG: same trials, same keys, bit-identical values.
+assert_metrics_equal() {
+  local a b
+  a=$(metrics_dump "$1" "$3") || fail "$4: query failed on $1"
+  b=$(metrics_dump "$2" "$3") || fail "$4: query failed on $2"
+  [[ -n $a ]] || fail "$4: no metrics in $1"
+  if [[ "$a" != "$b" ]]; then
+    echo "---- diff (< $1, > $2)" >&2
+    diff <(echo "$a") <(echo "$b") | head -n 40 >&2
+    fail "$4: metrics differ"
+  fi
+  pass "$4 ($(echo "$a" | wc -l) values identical)"
+}
+
+# Standard bookkeeping checks after a sweep that should have finished every trial:
+# all trials done, exactly one 'done' attempt each, no attempt left 'running', results once
+# per (trial, key) and the same number of keys for every trial.
+assert_sweep_complete() {
+  local db=$1 sweep=$2 n=$3
+  assert_sql "$db" "SELECT count(*) FROM sweep_trials WHERE sweep='$sweep'" "$n" "sweep has $n trials"
+  assert_sql "$db" "SELECT count(*) FROM trials t JOIN sweep_trials st ON st.trial_id=t.id
+                    WHERE st.sweep='$sweep' AND t.state='done'" "$n" "every trial is done"
+  assert_sql "$db" "SELECT count(*) FROM (SELECT trial_id FROM attempts WHERE outcome='done'
+                    GROUP BY trial_id HAVING count(*) != 1)" 0 "exactly one 'done' attempt per trial"
+  assert_sql "$db" "SELECT count(DISTINCT trial_id) FROM attempts WHERE outcome='done'" "$n" \
+    "every trial has a 'done' attempt"
+  assert_sql "$db" "SELECT count(*) FROM attempts WHERE outcome='running'" 0 "no attempt left running"
+  assert_sql "$db" "SELECT count(*) FROM (SELECT trial_id, key FROM results GROUP BY trial_id, key
+                    HAVING count(*) != 1)" 0 "each result stored exactly once per (trial, key)"
+  assert_sql "$db" "SELECT count(DISTINCT n) FROM (SELECT count(*) AS n FROM results GROUP BY trial_id)" 1 \
+    "every trial has the same number of result keys"
+  assert_sql "$db" "SELECT count(DISTINCT trial_id) FROM results" "$n" "results for every trial"
+}
+
+# ---- configs ---------------------------------------------------------------------------------
+
+# write_config FILE SWEEP_NAME [section.key=value ...]: a tiny, fast sweep config with the
+# store and run root inside $T (run.store=$T/store.db, run.run_root=$T/runs unless overridden).
+# Axes (search:, seeds:) are appended by the caller as raw YAML.
+write_config() {
+  local file=$1 name=$2
+  shift 2
+  local -a order=(
+    dataset.names_per_subset=4 dataset.train_templates=3 dataset.test_templates=2
+    tokenizer.vocab_size=400
+    model.size=nano
+    train.epochs=3 train.batch_size=8 train.lr=0.003 train.min_lr=0.0003 train.warmup_steps=5
+    train.checkpoint_every_steps=5 train.checkpoint_every_seconds=0 train.eval_max_new_tokens=24
+    "run.store=$T/store.db" "run.run_root=$T/runs" run.progress_every_s=0.1)
+  local -A val=()
+  local -a keys=()
+  local kv k
+  for kv in "${order[@]}" "$@"; do
+    k=${kv%%=*}
+    [[ -v "val[$k]" ]] || keys+=("$k")
+    val[$k]=${kv#*=}
+  done
+  {
+    echo "name: $name"
+    local section
+    for section in dataset tokenizer model train resources run; do
+      local first=1
+      for k in "${keys[@]}"; do
+        [[ ${k%%.*} == "$section" ]] || continue
+        if ((first)); then echo "$section:"; first=0; fi
+        echo "  ${k#*.}: ${val[$k]}"
+      done
+    done
+  } >"$file"
+}
+
+# ---- processes of a running sweep ------------------------------------------------------------
+
+# train_pids ROOT_PID: "pid rank" lines for the revsweep-train processes under ROOT_PID (the
+# rank comes from OMPI_COMM_WORLD_RANK in the process environment).
+train_pids() {
+  local p rank
+  for p in $(tl_descendants "$1"); do
+    [[ $(cat "/proc/$p/comm" 2>/dev/null) == revsweep-train ]] || continue
+    rank=$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+    [[ -n $rank ]] && echo "$p $rank"
+  done
+}
+
+# rank_pid ROOT_PID RANK: pid of that rank (empty when not running).
+rank_pid() { train_pids "$1" | awk -v r="$2" '$2 == r { print $1; exit }'; }
+
+# Number of checkpoint files of one trial.
+ckpt_count() { find "$1" -maxdepth 1 -name 'ckpt-*.rsck' 2>/dev/null | wc -l; }
+
+# Newest checkpoint file of a checkpoint folder (empty when none).
+ckpt_newest() { find "$1" -maxdepth 1 -name 'ckpt-*.rsck' 2>/dev/null | sort | tail -n 1; }
+
+# Step of a checkpoint file name (ckpt-000000000015.rsck -> 15).
+ckpt_step() { local b=${1##*/ckpt-}; b=${b%.rsck}; echo $((10#$b)); }

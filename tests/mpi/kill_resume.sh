@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# mpi tier: hard failures. A 6-trial sweep on 2 ranks is killed with SIGKILL to one
+# revsweep-train rank (mpirun then aborts the whole world) and resumed, round after round:
+#   round 1: rank 1 (a worker) before the trial it trains has written its first checkpoint
+#   round 2: rank 0 (the coordinator's rank: its pid is the attempts' job_id) at a random moment
+#   round 3: rank 1 mid-trial (its trial has a checkpoint and is not finished), random moment
+#   round 4: a random rank at a random moment
+# then one last resume runs to completion. Proves: attempts left running by the dead job are
+# recorded as 'lost' and their trials retrained from the newest checkpoint; every trial ends
+# done with exactly one 'done' attempt and its results stored once; the metrics (acc.*,
+# likelihood.*, loss.final) are bit-identical to an uninterrupted run of the same config.
+# Prints the number of rounds and the restart-to-training time of every resume.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
+tl_begin kill_resume
+
+SWEEP=kill_resume
+CFG=(train.epochs=15 train.checkpoint_every_steps=10)
+axes() {
+  cat <<'EOF'
+search:
+  grid: {train.lr: [0.002, 0.003, 0.004]}
+seeds: [0, 1]
+EOF
+}
+N_TRIALS=6
+DB=$T/store.db
+TL_DB=$DB
+
+# ---- the uninterrupted reference -------------------------------------------------------------
+mkdir -p "$T/ref"
+write_config "$T/ref/c.yaml" "$SWEEP" "${CFG[@]}" "run.store=$T/ref/store.db" "run.run_root=$T/ref/runs"
+axes >>"$T/ref/c.yaml"
+t0=$SECONDS
+tl_run 600 "$T/ref/run.log" "$RS" run "$T/ref/c.yaml" --ranks 2 --quiet
+assert_eq "$?" 0 "uninterrupted reference run exits 0"
+REF_WALL=$((SECONDS - t0))
+note_timing "uninterrupted reference sweep (6 trials, 2 ranks)" "${REF_WALL}s"
+TOTAL_STEPS=$(q "$T/ref/store.db" "SELECT max(end_step) FROM attempts")
+say "each trial has $TOTAL_STEPS steps"
+
+write_config "$T/c.yaml" "$SWEEP" "${CFG[@]}"
+axes >>"$T/c.yaml"
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+RUN_PID=""
+T_LAUNCH=""
+ROUND_LOG=""
+launch() {  # launch LOG: `run` the first time, `resume` afterwards (as an operator would)
+  ROUND_LOG=$1
+  T_LAUNCH=$(now_s)
+  if [[ ! -f $DB ]]; then
+    tl_bg RUN_PID "$ROUND_LOG" "$RS" run "$T/c.yaml" --ranks 2
+  else
+    tl_bg RUN_PID "$ROUND_LOG" "$RS" resume "$SWEEP" --store "$DB" --ranks 2
+  fi
+}
+
+# Waits until a progress row is written after the launch (training is running again);
+# prints the restart-to-training time. Returns 1 when the run exited first.
+wait_training() {
+  local deadline=$((SECONDS + 120)) n
+  while ((SECONDS < deadline)); do
+    n=$(q "$DB" "SELECT count(*) FROM progress WHERE updated_at > $T_LAUNCH AND step > 0" 2>/dev/null)
+    if [[ ${n:-0} -ge 1 ]]; then
+      elapsed_between "$T_LAUNCH" "$(q "$DB" "SELECT min(updated_at) FROM progress WHERE updated_at > $T_LAUNCH")"
+      return 0
+    fi
+    kill -0 "$RUN_PID" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  fail "no training progress within 120s of launching (log $ROUND_LOG)"
+}
+
+# Trial currently trained by world rank $1 (from the coordinator's log of this launch).
+trial_on_rank() {
+  grep -E "^\[coordinator\] start [0-9a-f]+ on rank $1 " "$ROUND_LOG" | tail -n 1 | awk '{print $3}'
+}
+
+progress_step() { q "$DB" "SELECT coalesce(max(step), 0) FROM progress WHERE trial_id='$1' AND updated_at > $T_LAUNCH"; }
+trial_state() { q "$DB" "SELECT state FROM trials WHERE id='$1'"; }
+ckpt_dir() { echo "$T/runs/$SWEEP/trials/$1/checkpoints"; }
+has_progress() { [[ $(q "$DB" "SELECT count(*) FROM progress WHERE trial_id='$1' AND step > 0") -ge 1 ]]; }
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+LEFT_RUNNING=()  # attempt ids left 'running' by killed jobs: must become 'lost'
+KILL_DESC=()
+RESTART_TIMES=()
+
+# kill_rank RANK WHAT: SIGKILL that rank, wait for the world to go, check the aftermath.
+kill_rank() {
+  local rank=$1 what=$2 pid pids rc p
+  pid=$(rank_pid "$RUN_PID" "$rank")
+  [[ -n $pid ]] || fail "round $ROUND: no revsweep-train process for rank $rank"
+  pids=$(train_pids "$RUN_PID" | awk '{print $1}')
+  # rank 0 is the coordinator's rank: its pid is the job id of the attempts it opened.
+  local job_pid
+  job_pid=$(q "$DB" "SELECT DISTINCT job_id FROM attempts WHERE outcome='running'" | sed -n 's/^local-\([0-9]*\)@.*/\1/p' | head -n 1)
+  kill -KILL "$pid"
+  local t_kill
+  t_kill=$(now_s)
+  say "round $ROUND: killed rank $rank (pid $pid): $what"
+  KILL_DESC+=("round $ROUND: rank $rank, $what")
+  if [[ $rank == 0 ]]; then
+    assert_eq "$job_pid" "$pid" "round $ROUND: the killed rank 0 is the coordinator (attempts' job_id pid)"
+  else
+    assert_ne "$job_pid" "$pid" "round $ROUND: the killed rank $rank is not the coordinator's process"
+  fi
+  tl_wait_pid "$RUN_PID" 120
+  rc=$?
+  assert_ne "$rc" 0 "round $ROUND: revsweep reports the aborted world (exit $rc)"
+  for p in $pids; do
+    wait_until 30 "rank process $p gone after the abort" pid_gone "$p"
+  done
+  pass "round $ROUND: every rank of the aborted world is gone ($(elapsed_between "$t_kill" "$(now_s)")s after the kill)"
+  local left
+  left=$(q "$DB" "SELECT id FROM attempts WHERE outcome='running'")
+  [[ -n $left ]] || fail "round $ROUND: the killed job left no running attempt (nothing to recover?)"
+  pass "round $ROUND: the dead job left attempt(s) $(echo $left) open"
+  LEFT_RUNNING+=($left)
+}
+
+# ---- the rounds ------------------------------------------------------------------------------
+t_all=$SECONDS
+
+# Round 1: rank 1 before its trial's first checkpoint. Up to 3 tries on a fresh store (a very
+# fast machine could pass step 10 before the first progress row): only a try that really
+# killed a trial without checkpoints counts.
+ROUND=1
+for try in 1 2 3; do
+  rm -rf "$DB" "$DB-wal" "$DB-shm" "$T/runs"
+  launch "$T/round1.try$try.log"
+  wait_training >/dev/null || fail "round 1: the run exited before training"
+  victim=""
+  deadline=$((SECONDS + 30))
+  while ((SECONDS < deadline)); do
+    victim=$(trial_on_rank 1)
+    [[ -n $victim ]] && break
+    sleep 0.05
+  done
+  [[ -n $victim ]] || fail "round 1: the coordinator's log names no trial on rank 1"
+  wait_until 30 "first progress of $victim on rank 1" has_progress "$victim"
+  ckpts_before=$(ckpt_count "$(ckpt_dir "$victim")")
+  step_before=$(progress_step "$victim")
+  kill_rank 1 "trial $victim at step ~$step_before, $ckpts_before checkpoint(s) on disk"
+  if [[ $ckpts_before == 0 ]]; then
+    pass "round 1: killed trial $victim before its first checkpoint (try $try)"
+    break
+  fi
+  say "round 1: $victim already had a checkpoint; starting over on a fresh store"
+  LEFT_RUNNING=()
+  KILL_DESC=()
+  [[ $try == 3 ]] && fail "round 1: could not kill a trial before its first checkpoint in 3 tries"
+done
+PRECKPT_VICTIM=$victim
+
+# Round 2: rank 0 (coordinator) at a random moment after training restarted.
+ROUND=2
+launch "$T/round2.log"
+rt=$(wait_training) || fail "round 2: the run exited before training (sweep too short?)"
+RESTART_TIMES+=("$rt")
+sleep "$(random_between 0.2 2.5)"
+kill_rank 0 "random moment"
+
+# Round 3: rank 1 mid-trial: its trial has a checkpoint from this attempt and is not finished.
+ROUND=3
+launch "$T/round3.log"
+rt=$(wait_training) || fail "round 3: the run exited before training (sweep too short?)"
+RESTART_TIMES+=("$rt")
+mid_trial() {
+  local v
+  v=$(trial_on_rank 1)
+  [[ -n $v ]] || return 1
+  local s
+  s=$(progress_step "$v")
+  local c
+  c=$(ckpt_newest "$(ckpt_dir "$v")")
+  [[ -n $c ]] || return 1
+  (($(ckpt_step "$c") > 0 && s > 0 && s < TOTAL_STEPS - 10)) || return 1
+  echo "$v $s"
+}
+deadline=$((SECONDS + 60))
+until m=$(mid_trial); do
+  ((SECONDS < deadline)) || fail "round 3: no trial on rank 1 reached a mid-trial checkpoint in 60s"
+  kill -0 "$RUN_PID" 2>/dev/null || fail "round 3: the run exited before a mid-trial moment"
+  sleep 0.05
+done
+sleep "$(random_between 0 0.5)"
+kill_rank 1 "mid-trial: trial ${m% *} at step ~${m#* } of $TOTAL_STEPS, after a checkpoint"
+
+# Round 4: a random rank at a random moment.
+ROUND=4
+launch "$T/round4.log"
+rt=$(wait_training) || fail "round 4: the run exited before training (sweep too short?)"
+RESTART_TIMES+=("$rt")
+sleep "$(random_between 0.2 3)"
+kill_rank $((RANDOM % 2)) "random rank, random moment"
+ROUNDS=$ROUND
+
+# Final resume: to completion.
+ROUND=final
+launch "$T/final.log"
+rt=$(wait_training) && RESTART_TIMES+=("$rt")
+tl_wait_pid "$RUN_PID" 600
+rc=$?
+tail -n 12 "$ROUND_LOG" | sed 's/^/    | /'
+assert_eq "$rc" 0 "final resume completes the sweep (exit 0)"
+TOTAL_WALL=$((SECONDS - t_all))
+
+# ---- checks ----------------------------------------------------------------------------------
+assert_sweep_complete "$DB" "$SWEEP" "$N_TRIALS"
+for a in "${LEFT_RUNNING[@]}"; do
+  assert_sql "$DB" "SELECT outcome FROM attempts WHERE id=$a" lost "attempt $a left by a killed job is recorded 'lost'"
+done
+assert_sql "$DB" "SELECT count(*) FROM attempts WHERE outcome='lost' AND message NOT LIKE 'job local-%is gone'" 0 \
+  "every lost attempt says which job is gone"
+assert_num "$(q "$DB" "SELECT count(*) FROM attempts WHERE outcome='lost'")" ">=" "$ROUNDS" \
+  "at least one lost attempt per round"
+assert_sql "$DB" "SELECT count(*) FROM attempts WHERE trial_id='$PRECKPT_VICTIM' AND outcome='done'" 1 \
+  "the trial killed before its first checkpoint was retrained from scratch and finished once"
+assert_metrics_equal "$T/ref/store.db" "$DB" "$SWEEP" "metrics equal the uninterrupted run"
+
+say "rounds: $ROUNDS kills + final resume"
+for k in "${KILL_DESC[@]}"; do say "  $k"; done
+say "outcomes: $(q "$DB" "SELECT group_concat(outcome || '=' || n, ' ') FROM (SELECT outcome, count(*) n FROM attempts GROUP BY outcome)")"
+say "restart-to-training times (launch of resume -> first progress row): ${RESTART_TIMES[*]} s"
+note_timing "rounds" "$ROUNDS"
+note_timing "restart-to-training (s, per resume)" "${RESTART_TIMES[*]}"
+note_timing "restart-to-training mean (s)" "$(printf '%s\n' "${RESTART_TIMES[@]}" | awk '{s += $1} END {printf "%.2f", s / NR}')"
+note_timing "kill/resume rounds to completion" "${TOTAL_WALL}s (uninterrupted: ${REF_WALL}s)"
+tl_end

@@ -1,0 +1,87 @@
+#include "worker/evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/worker/test_task.h"
+
+namespace revsweep {
+namespace {
+
+struct MatchCase {
+  const char* generation;
+  const char* target;
+  bool hit;
+};
+
+TEST(Evaluator, ExactMatchRule) {
+  const MatchCase cases[] = {
+      {" Daphne Barrington, the director", " Daphne Barrington", true},
+      {"daphne barrington", " Daphne Barrington", true},
+      {"  DAPHNE BARRINGTON  ", "Daphne Barrington ", true},
+      {" Daphne", " Daphne Barrington", false},
+      {" Barrington Daphne", " Daphne Barrington", false},
+      {"", " Daphne Barrington", false},
+      {" x", "", true},  // an empty target matches anything (never produced by the data)
+  };
+  for (const auto& c : cases) EXPECT_EQ(ExactMatch(c.generation, c.target), c.hit) << c.generation;
+}
+
+TEST(Evaluator, DecidedEarly) {
+  EXPECT_EQ(ExactMatchDecided(" Daph", " Daphne Barrington"), -1);
+  EXPECT_EQ(ExactMatchDecided(" Daphne Barrington and", " Daphne Barrington"), 1);
+  EXPECT_EQ(ExactMatchDecided(" Dorothy", " Daphne Barrington"), 0);
+  EXPECT_EQ(ExactMatchDecided("   ", " Daphne Barrington"), -1);
+}
+
+// Values from the t distribution by hand: diffs {1, 2, 3, 4} -> mean 2.5, sd 1.2910,
+// t = 2.5 / (1.2910 / 2) = 3.873, dof 3, two-sided p = 0.03047.
+TEST(Evaluator, PairedTTestKnownValues) {
+  TTestResult r = PairedTTest({2, 4, 6, 8}, {1, 2, 3, 4});
+  EXPECT_EQ(r.n, 4);
+  EXPECT_NEAR(r.mean_diff, 2.5, 1e-12);
+  EXPECT_NEAR(r.t, 3.872983, 1e-5);
+  EXPECT_NEAR(r.p, 0.030466, 1e-5);
+  // Symmetric: swapping the samples flips t, keeps p.
+  TTestResult s = PairedTTest({1, 2, 3, 4}, {2, 4, 6, 8});
+  EXPECT_NEAR(s.t, -r.t, 1e-12);
+  EXPECT_NEAR(s.p, r.p, 1e-12);
+  // Diffs {0.5, -0.5, 1, -1, 0.2}: mean 0.04, squared deviations sum 2.532, sd 0.79561,
+  // t = 0.04 / (0.79561 / sqrt 5) = 0.11242, dof 4, two-sided p = 0.91591.
+  TTestResult z = PairedTTest({1.5, 0.5, 2, 0, 1.2}, {1, 1, 1, 1, 1});
+  EXPECT_NEAR(z.t, 0.112420, 1e-5);
+  EXPECT_NEAR(z.p, 0.915906, 1e-5);
+  EXPECT_EQ(PairedTTest({1, 1}, {1, 1}).p, 1.0);
+  EXPECT_EQ(PairedTTest({2, 3}, {1, 2}).p, 0.0);
+}
+
+TEST(Evaluator, DecodesSentencepiecePieces) {
+  TokenizedTask t = testing::SyntheticTask(2);
+  EXPECT_EQ(DecodeTokens(t, {5, 6, t.eos_id}), " w5 w6");
+}
+
+TEST(Evaluator, EvaluateReportsEveryCellAndLikelihood) {
+  torch::manual_seed(0);
+  TokenizedTask t = testing::SyntheticTask(6);
+  GPTConfig c;
+  c.vocab_size = t.vocab_size;
+  c.block_size = 16;
+  c.n_layer = 1;
+  c.n_head = 2;
+  c.d_model = 16;
+  GPT m(c);
+  auto metrics = Evaluate(m, t, 4);
+  EXPECT_TRUE(metrics.count("acc.p2d.same.train"));
+  EXPECT_TRUE(metrics.count("likelihood.p"));
+  EXPECT_EQ(metrics.at("likelihood.n"), 6);
+  EXPECT_TRUE(m->is_training());  // restored
+  // Log-probabilities are sums of log-softmax: negative, and batched like one by one.
+  std::vector<TokenIds> p = {t.train[0].prompt, t.train[1].prompt};
+  std::vector<TokenIds> comp = {t.train[0].completion, t.train[1].completion};
+  auto both = CompletionLogProbs(m, t, p, comp);
+  auto one = CompletionLogProbs(m, t, {p[1]}, {comp[1]});
+  EXPECT_LT(both[0], 0);
+  EXPECT_NEAR(both[1], one[0], 1e-4);
+}
+
+}  // namespace
+}  // namespace revsweep
