@@ -12,7 +12,13 @@
 //
 // Usage: bench_torch_trainer_vs_python [--sizes nano,micro,tiny] [--rounds 5] [--steps 40]
 //          [--warmup 5] [--batch 32] [--python /usr/bin/python3] [--script PATH]
+//          [--cpp-mallopt] [--py-malloc-env]
+// --cpp-mallopt tries the fix proposed in docs/PERFORMANCE.md: glibc malloc keeps freed
+// memory (M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD 1 GiB) instead of returning the step's
+// large tensors to the kernel and page-faulting them back in every step. --py-malloc-env gives
+// the Python side the same through MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_.
 // Prints, per size: "C++ trainer / PyTorch tokens/s: X.XXx (goal >= 1.3x)".
+#include <malloc.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -196,7 +202,7 @@ RoundResult RunCpp(const TrialConfig& trial, const TokenizedTask& task,
 }
 
 RoundResult RunPython(const std::string& python, const std::string& script,
-                      const std::string& spec, int warmup) {
+                      const std::string& spec, int warmup, bool malloc_env) {
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t fa;
@@ -214,6 +220,10 @@ RoundResult RunPython(const std::string& python, const std::string& script,
   for (char** e = environ; *e; ++e)
     if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0) env_s.emplace_back(*e);
   env_s.emplace_back("OMP_NUM_THREADS=1");
+  if (malloc_env) {
+    env_s.emplace_back("MALLOC_MMAP_THRESHOLD_=33554432");
+    env_s.emplace_back("MALLOC_TRIM_THRESHOLD_=1073741824");
+  }
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -280,6 +290,7 @@ int main(int argc, char** argv) {
   std::string sizes_arg = "nano,micro,tiny";
   int rounds = 5, steps = 40, warmup = 5, batch = 32;
   std::string python = "/usr/bin/python3";
+  bool cpp_mallopt = false, py_malloc_env = false;
   std::string script = (fs::path(__FILE__).parent_path() / "reference_trainer.py").string();
   if (const char* src = std::getenv("REVSWEEP_SRC"))
     script = (fs::path(src) / "bench" / "reference_trainer.py").string();
@@ -299,10 +310,13 @@ int main(int argc, char** argv) {
     else if (a == "--batch") batch = std::stoi(next());
     else if (a == "--python") python = next();
     else if (a == "--script") script = next();
+    else if (a == "--cpp-mallopt") cpp_mallopt = true;
+    else if (a == "--py-malloc-env") py_malloc_env = true;
     else {
       std::fprintf(stderr,
                    "usage: %s [--sizes nano,micro,tiny] [--rounds N] [--steps N] [--warmup N] "
-                   "[--batch B] [--python PATH] [--script reference_trainer.py]\n",
+                   "[--batch B] [--python PATH] [--script reference_trainer.py] [--cpp-mallopt] "
+                   "[--py-malloc-env]\n",
                    argv[0]);
       return 2;
     }
@@ -320,14 +334,20 @@ int main(int argc, char** argv) {
                                              {"micro", {"micro", 2, 2, 64}},
                                              {"tiny", {"tiny", 4, 4, 128}},
                                              {"small", {"small", 4, 4, 256}}};
+  if (cpp_mallopt &&
+      (mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, 1 << 30) != 1)) {
+    std::fprintf(stderr, "mallopt failed\n");
+    return 2;
+  }
   setenv("OMP_NUM_THREADS", "1", 1);
   at::set_num_threads(1);
   const fs::path tmp = fs::temp_directory_path() /
                        ("revsweep_bench_tvp_" + std::to_string(getpid()));
   fs::create_directories(tmp);
   std::printf("trainer vs python: %d rounds x %d steps (%d warmup), batch %d, 1 thread each, "
-              "load average %.2f\n",
-              rounds, steps, warmup, batch, LoadAvg());
+              "C++ malloc %s, Python malloc %s, load average %.2f\n",
+              rounds, steps, warmup, batch, cpp_mallopt ? "tuned (--cpp-mallopt)" : "default",
+              py_malloc_env ? "tuned (--py-malloc-env)" : "default", LoadAvg());
   int rc = 0;
   std::vector<std::string> summary;
   for (const std::string& name : Split(sizes_arg, ',')) {
@@ -341,7 +361,7 @@ int main(int argc, char** argv) {
     auto sched = Schedule(trial, static_cast<int64_t>(task.train.size()));
     const std::string spec = (tmp / (name + ".spec")).string();
     const bool scaled = CprojScaled(trial, task);
-    if (!scaled)
+    if (!scaled && name == Split(sizes_arg, ',').front())
       std::printf("  note: worker/gpt.cc leaves c_proj.weight at std 0.02 (GPT-2's "
                   "0.02/sqrt(2 n_layer) not applied); the Python reference does the same\n");
     WriteSpec(spec, trial, task, sched, scaled);
@@ -351,9 +371,9 @@ int main(int argc, char** argv) {
       RoundResult c, p;
       if (r % 2 == 0) {
         c = RunCpp(trial, task, sched, warmup, (tmp / "ckpt").string());
-        p = RunPython(python, script, spec, warmup);
+        p = RunPython(python, script, spec, warmup, py_malloc_env);
       } else {
-        p = RunPython(python, script, spec, warmup);
+        p = RunPython(python, script, spec, warmup, py_malloc_env);
         c = RunCpp(trial, task, sched, warmup, (tmp / "ckpt").string());
       }
       cpp.push_back(c.tokens_per_s);

@@ -7,9 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <set>
 
 #include "common/results_store.h"
+#include "scheduler/summary.h"
+#include "scheduler/summary_render.h"
 
 namespace revsweep {
 namespace {
@@ -97,36 +98,10 @@ void ProgressLine::Finish() {
 
 void PrintRunTable(const std::string& store, const std::string& sweep) {
   ResultsStore s(store, /*readonly=*/true);
-  auto trials = s.Trials(sweep);
-  auto results = s.SweepResults(sweep);
-  std::set<std::string> cells;
-  for (const auto& [id, m] : results)
-    for (const auto& [k, v] : m)
-      if (k.rfind("acc.", 0) == 0 && k.find(".heldout") != std::string::npos) cells.insert(k.substr(4));
-  printf("%-16s %-8s %9s %5s", "trial", "size", "params", "seed");
-  for (const auto& c : cells) printf(" %16.16s", c.c_str());
-  printf(" %8s  %s\n", "lik.p", "state");
-  for (const auto& t : trials) {
-    auto get = [&](const std::string& k) -> std::string {
-      auto it = t.settings.find(k);
-      return it == t.settings.end() ? "" : ValueToString(it->second);
-    };
-    printf("%-16s %-8s %9lld %5s", t.id.c_str(), get("model.size").c_str(),
-           static_cast<long long>(t.params), get("train.seed").c_str());
-    auto rit = results.find(t.id);
-    for (const auto& c : cells) {
-      if (rit != results.end() && rit->second.count("acc." + c))
-        printf(" %15.1f%%", 100 * rit->second.at("acc." + c));
-      else
-        printf(" %16s", "-");
-    }
-    if (rit != results.end() && rit->second.count("likelihood.p"))
-      printf(" %8.3f", rit->second.at("likelihood.p"));
-    else
-      printf(" %8s", "-");
-    printf("  %s%s\n", TrialStateName(t.state),
-           t.state == TrialState::kFailed ? (": " + t.last_error.substr(0, 60)).c_str() : "");
-  }
+  fputs(RenderPerTrial(BuildPerTrialTable(s.Trials(sweep), s.SweepResults(sweep)),
+                       SummaryFormat::kTable)
+            .c_str(),
+        stdout);
 }
 
 }  // namespace revsweep

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for a bounded time (default 30 s).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECS=${1:-30}
+CXX=$(command -v clang++-14 || command -v clang++)
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$CXX" \
+  -DREVSWEEP_FUZZ=ON -DREVSWEEP_WITH_TORCH=OFF -DREVSWEEP_BUILD_TESTS=OFF \
+  -DREVSWEEP_BUILD_BENCH=OFF > build-fuzz.configure.log 2>&1 || { cat build-fuzz.configure.log; exit 1; }
+cmake --build build-fuzz -j "$(nproc)" --target fuzz_config fuzz_dataset > build-fuzz.build.log 2>&1 ||
+  { tail -40 build-fuzz.build.log; exit 1; }
+for t in config dataset; do
+  corpus=$(mktemp -d)
+  cp -r tests/fuzz/seeds_$t/. "$corpus"/ 2>/dev/null || true
+  dict=tests/fuzz/fuzz_$t.dict
+  echo "fuzz_$t: ${SECS}s"
+  ./build-fuzz/bin/fuzz_$t -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
+    $( [[ -f $dict ]] && echo "-dict=$dict" ) "$corpus" 2>&1 | tail -3
+  rm -rf "$corpus"
+done
