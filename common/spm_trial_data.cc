@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "common/atomic_file.h"
+#include "common/gpt2_bpe.h"
 #include "common/text_task.h"
 #include "common/token_cache.h"
 #include "common/trial_data.h"
@@ -68,7 +69,47 @@ TokenIds Encode(const sentencepiece::SentencePieceProcessor& sp, const std::stri
   return TokenIds(ids.begin(), ids.end());
 }
 
+// GPT-2's byte-level BPE (for fine-tuning GPT-2 checkpoints): <|endoftext|> is bos, eos and
+// pad; it has no training step, so the tokenizer "cache" is the encoder files themselves.
+TokenizedTask TokenizeGpt2(const TextTask& text, const TrialConfig& trial) {
+  Gpt2Bpe bpe = Gpt2Bpe::FromDir(trial.tokenizer.gpt2_dir);
+  TokenizedTask tok;
+  tok.vocab_size = bpe.vocab_size();
+  tok.bos_id = tok.eos_id = tok.pad_id = bpe.eos_id();
+  tok.decoder = "gpt2";
+  tok.pieces = bpe.pieces();
+  tok.key = DataKey(trial);
+  auto enc = [&](const std::string& s) { return bpe.Encode(s); };
+  for (const TextDoc& d : text.train) tok.train.push_back({enc(d.prompt), enc(d.completion)});
+  if (text.token_reverse) {
+    size_t n = tok.train.size();
+    for (size_t i = 0; i < n; ++i) {
+      TokenIds all = tok.train[i].prompt;
+      all.insert(all.end(), tok.train[i].completion.begin(), tok.train[i].completion.end());
+      std::reverse(all.begin(), all.end());
+      tok.train.push_back({{}, all});
+    }
+  }
+  auto convert = [&](const std::vector<EvalSet>& sets, std::vector<TokEvalSet>* dst) {
+    for (const EvalSet& s : sets) {
+      TokEvalSet ts;
+      ts.cell = s.cell;
+      for (const EvalItem& it : s.items) ts.items.push_back({enc(it.prompt), it.target, it.group});
+      dst->push_back(std::move(ts));
+    }
+  };
+  convert(text.evals, &tok.evals);
+  convert(text.chance, &tok.chance);
+  for (const LikelihoodItem& l : text.likelihood)
+    tok.likelihood.push_back({enc(l.prompt), enc(l.correct), enc(l.random), l.group});
+  return tok;
+}
+
 }  // namespace
+
+// Fills the sizes PrepareTrialData reports from a tokenized task.
+static PreparedData FinishPrepared(const TokenizedTask& tok, const TrialConfig& trial,
+                                   PreparedData out);
 
 PreparedData PrepareTrialData(const TrialConfig& trial, const std::string& cache_dir) {
   PreparedData out;
@@ -85,10 +126,13 @@ PreparedData PrepareTrialData(const TrialConfig& trial, const std::string& cache
     }
   }
   if (!out.task_cached) {
-    if (trial.tokenizer.type == "gpt2")
-      throw UserError("", 0, 0, "tokenizer.type",
-                      "gpt2 tokenizer is not available in this build yet");
     TextTask text = BuildTextTask(trial.dataset);
+    if (trial.tokenizer.type == "gpt2") {
+      tok = TokenizeGpt2(text, trial);
+      WriteTokenizedTask(out.task_path, tok);
+      out.tokenizer_cached = true;
+      return FinishPrepared(tok, trial, out);
+    }
     std::string model =
         TrainOrReuseTokenizer(text, trial.tokenizer, cache_dir, &out.tokenizer_cached);
     sentencepiece::SentencePieceProcessor sp;
@@ -126,6 +170,11 @@ PreparedData PrepareTrialData(const TrialConfig& trial, const std::string& cache
       tok.likelihood.push_back({Encode(sp, l.prompt), Encode(sp, l.correct), Encode(sp, l.random), l.group});
     WriteTokenizedTask(out.task_path, tok);
   }
+  return FinishPrepared(tok, trial, out);
+}
+
+static PreparedData FinishPrepared(const TokenizedTask& tok, const TrialConfig& trial,
+                                   PreparedData out) {
   out.vocab_size = tok.vocab_size;
   int longest = 0;
   for (const TokDoc& d : tok.train) {

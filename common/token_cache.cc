@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/atomic_file.h"
+#include "common/gpt2_bpe.h"
 #include "common/settings.h"
 
 namespace revsweep {
@@ -45,32 +46,6 @@ std::vector<TokEvalSet> ItemsFromJson(const json& j) {
     out.push_back(std::move(set));
   }
   return out;
-}
-
-// GPT-2's byte-level alphabet: printable bytes map to themselves, the rest to U+0100 + n.
-std::map<uint32_t, uint8_t> Gpt2UnicodeToByte() {
-  std::map<uint32_t, uint8_t> m;
-  int n = 0;
-  for (int b = 0; b < 256; ++b) {
-    bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
-    if (printable) {
-      m[b] = static_cast<uint8_t>(b);
-    } else {
-      m[256 + n] = static_cast<uint8_t>(b);
-      ++n;
-    }
-  }
-  return m;
-}
-
-// Decodes one UTF-8 code point starting at s[i]; advances i.
-uint32_t NextCodePoint(const std::string& s, size_t& i) {
-  unsigned char c = s[i];
-  int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
-  uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-  for (int k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (s[i + k] & 0x3F);
-  i += len;
-  return cp;
 }
 
 }  // namespace
@@ -135,15 +110,7 @@ std::string DecodeTokens(const TokenizedTask& task, const TokenIds& ids) {
     joined += task.pieces[id];
   }
   std::string out;
-  if (task.decoder == "gpt2") {
-    static const std::map<uint32_t, uint8_t> table = Gpt2UnicodeToByte();
-    for (size_t i = 0; i < joined.size();) {
-      uint32_t cp = NextCodePoint(joined, i);
-      auto it = table.find(cp);
-      if (it != table.end()) out.push_back(static_cast<char>(it->second));
-    }
-    return out;
-  }
+  if (task.decoder == "gpt2") return Gpt2PiecesToBytes(joined);
   // sentencepiece: U+2581 marks a space; <0xNN> pieces are raw bytes.
   for (size_t i = 0; i < joined.size();) {
     if (joined.compare(i, 3, "\xE2\x96\x81") == 0) {

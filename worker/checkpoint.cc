@@ -10,6 +10,7 @@
 
 #include "common/atomic_file.h"
 #include "common/settings.h"
+#include "common/user_error.h"
 
 namespace revsweep {
 namespace fs = std::filesystem;
@@ -146,6 +147,49 @@ std::optional<CheckpointState> LoadNewestCheckpoint(
     }
   }
   return std::nullopt;
+}
+
+void LoadModelWeights(const std::string& path, torch::nn::Module& model) {
+  std::vector<std::string> candidates;
+  if (fs::is_directory(path)) {
+    for (const auto& c : ListCheckpoints(path)) candidates.push_back(c.second);
+  } else {
+    candidates.push_back(path);
+  }
+  if (candidates.empty()) throw UserError(path, 0, 0, "model.init_from", "no checkpoint files here");
+  std::string last_error;
+  for (const std::string& file : candidates) {
+    try {
+      std::string all = ReadFile(file);
+      size_t nl = all.find('\n');
+      if (nl == std::string::npos || all.compare(0, 5, kMagic) != 0)
+        throw std::runtime_error("not a revsweep checkpoint");
+      std::istringstream hdr(all.substr(6, nl - 6));
+      std::string sum;
+      size_t len = 0;
+      hdr >> sum >> len;
+      std::string bytes = all.substr(nl + 1);
+      if (bytes.size() != len || Hex64(Fnv1a64(bytes.data(), bytes.size())) != sum)
+        throw std::runtime_error("truncated or checksum mismatch");
+      torch::serialize::InputArchive archive;
+      std::istringstream in(bytes);
+      archive.load_from(in);
+      torch::NoGradGuard no_grad;
+      for (auto& p : model.named_parameters()) {
+        torch::Tensor v;
+        if (!archive.try_read("model." + p.key(), v))
+          throw std::runtime_error("missing tensor " + p.key());
+        if (v.sizes() != p.value().sizes())
+          throw std::runtime_error(p.key() + ": shape " + c10::str(v.sizes()) + " in the checkpoint, " +
+                                   c10::str(p.value().sizes()) + " in the model");
+        p.value().copy_(v);
+      }
+      return;
+    } catch (const std::exception& e) {
+      last_error = file + ": " + e.what();
+    }
+  }
+  throw UserError(path, 0, 0, "model.init_from", last_error);
 }
 
 int64_t NewestCheckpointStep(const std::string& dir) {

@@ -34,6 +34,11 @@ std::optional<CheckpointState> LoadNewestCheckpoint(
     const std::string& dir, const std::string& trial_id, torch::nn::Module& model,
     torch::optim::Optimizer& optimizer, const std::function<void(const std::string&)>& warn);
 
+// Loads only the model weights of a revsweep checkpoint (a .rsck file, or the newest valid one
+// in a folder), for model.init_from. Throws UserError naming the file when it is missing,
+// corrupt or its tensors do not fit the model.
+void LoadModelWeights(const std::string& path, torch::nn::Module& model);
+
 // Newest checkpoint step on disk without loading (0 when none). Does not verify checksums.
 int64_t NewestCheckpointStep(const std::string& dir);
 

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <random>
 
+#include "common/user_error.h"
 #include "worker/checkpoint.h"
+#include "worker/gpt2_import.h"
 #include "worker/evaluator.h"
 #include "worker/gpt.h"
 #include "worker/grad_sync.h"
@@ -125,6 +127,16 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
 
   torch::manual_seed(static_cast<uint64_t>(opt.seed));
   GPT model(gc);
+  if (!trial.model.init_from.empty()) {
+    // Pretrained start: a Hugging Face GPT-2 folder or a revsweep checkpoint. Errors are the
+    // user's (wrong path, mismatched shapes): never retried.
+    try {
+      if (IsGpt2CheckpointDir(trial.model.init_from)) LoadGpt2Weights(model, trial.model.init_from);
+      else LoadModelWeights(trial.model.init_from, *model);
+    } catch (const UserError& e) {
+      throw TrialError(Outcome::kFatal, e.what());
+    }
+  }
   std::vector<torch::Tensor> decay, no_decay, all;
   for (auto& p : model->parameters()) {
     (p.dim() >= 2 ? decay : no_decay).push_back(p);
