@@ -20,7 +20,8 @@ struct sqlite3;
 namespace revsweep {
 
 // Version 1: sweeps, trials, attempts, progress, results. Version 2: jobs, loss curves.
-constexpr int kStoreSchemaVersion = 2;
+// Version 3: covering indexes for status queries.
+constexpr int kStoreSchemaVersion = 3;
 
 // Trial states. pending -> running -> done | failed; running -> pending on preemption/loss.
 enum class TrialState { kPending, kRunning, kDone, kFailed };

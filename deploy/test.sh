@@ -5,7 +5,7 @@
 # TIERS=unit,mpi limits the tiers. Exit status non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TIERS=${TIERS:-unit,mpi,e2e,slurm,sanitize,fuzz,format}
+TIERS=${TIERS:-unit,gpu,mpi,e2e,slurm,sanitize,fuzz,format}
 has() { [[ ",$TIERS," == *",$1,"* ]]; }
 t0=$(date +%s)
 declare -a SUMMARY
@@ -16,7 +16,7 @@ s=$(date +%s); bash deploy/build.sh; step build ok "$s"
 
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 fail=0
-for tier in unit mpi e2e slurm; do
+for tier in unit gpu mpi e2e slurm; do
   has "$tier" || continue
   s=$(date +%s)
   if ctest --test-dir build -L "^$tier\$" --output-on-failure --timeout 900 \

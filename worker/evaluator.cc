@@ -78,6 +78,7 @@ std::vector<TokenIds> GreedyGenerate(GPT& model, const TokenizedTask& task,
   std::vector<size_t> lengths;
   for (const auto& p : prompts) lengths.push_back(p.size() + 1);
   const int64_t block = model->config().block_size;
+  const torch::Device device = model->parameters().front().device();
   for (auto& [len, idx_all] : GroupByLength(lengths)) {
     for (size_t start = 0; start < idx_all.size(); start += kEvalBatch) {
       std::vector<size_t> idx(idx_all.begin() + start,
@@ -89,10 +90,12 @@ std::vector<TokenIds> GreedyGenerate(GPT& model, const TokenizedTask& task,
         acc[b][0] = task.bos_id;
         for (size_t j = 0; j < prompts[idx[b]].size(); ++j) acc[b][j + 1] = prompts[idx[b]][j];
       }
+      seq = seq.to(device);
       for (int step = 0; step < max_new_tokens && seq.size(1) < block && B > 0; ++step) {
         auto logits = model->forward(seq);                        // (B, T, V)
         auto next = logits.select(1, -1).argmax(-1);              // (B)
         seq = torch::cat({seq, next.unsqueeze(1)}, 1);            // (B, T+1)
+        next = next.cpu();
         auto nacc = next.accessor<int64_t, 1>();
         std::vector<int64_t> keep;
         std::vector<size_t> keep_idx;
@@ -109,7 +112,7 @@ std::vector<TokenIds> GreedyGenerate(GPT& model, const TokenizedTask& task,
         }
         if (static_cast<int64_t>(keep.size()) != B) {
           // Decided rows leave the batch: later steps cost only what is still open.
-          seq = seq.index_select(0, torch::tensor(keep, torch::kLong));  // (B', T+1)
+          seq = seq.index_select(0, torch::tensor(keep, torch::kLong).to(device));  // (B', T+1)
           idx = std::move(keep_idx);
           B = static_cast<int64_t>(idx.size());
         }
@@ -143,10 +146,11 @@ std::vector<double> CompletionLogProbs(GPT& model, const TokenizedTask& task,
         for (int64_t j = 1; j < P; ++j) acc[b][j] = prompts[idx[b]][j - 1];
         for (int64_t j = 0; j < C; ++j) acc[b][P + j] = completions[idx[b]][j];
       }
+      seq = seq.to(model->parameters().front().device());
       auto logits = model->forward(seq.narrow(1, 0, P + C - 1));       // (B, P+C-1, V)
       auto logp = torch::log_softmax(logits.narrow(1, P - 1, C), -1);  // (B, C, V)
       auto targets = seq.narrow(1, P, C).unsqueeze(-1);                // (B, C, 1)
-      auto sums = logp.gather(-1, targets).squeeze(-1).sum(1).to(torch::kFloat64);  // (B)
+      auto sums = logp.gather(-1, targets).squeeze(-1).sum(1).to(torch::kFloat64).cpu();  // (B)
       auto sacc = sums.accessor<double, 1>();
       for (int64_t b = 0; b < B; ++b) out[idx[b]] = sacc[b];
     }

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <random>
 
+#include <ATen/autocast_mode.h>
+
 #include "common/user_error.h"
 #include "worker/checkpoint.h"
 #include "worker/gpt2_import.h"
@@ -137,6 +139,8 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
       throw TrialError(Outcome::kFatal, e.what());
     }
   }
+  const torch::Device device(ctx.device);
+  model->to(device);
   std::vector<torch::Tensor> decay, no_decay, all;
   for (auto& p : model->parameters()) {
     (p.dim() >= 2 ? decay : no_decay).push_back(p);
@@ -182,7 +186,11 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
   auto last_ckpt = Clock::now();
   std::vector<int64_t> perm;
   int64_t perm_epoch = -1;
-  torch::Tensor loss_buf = torch::zeros({1}, torch::kFloat64);
+  torch::Tensor loss_buf = torch::zeros({1}, torch::TensorOptions(torch::kFloat64).device(device));
+  // bf16 autocast on CUDA: matmuls in bf16, master weights and optimizer state in fp32.
+  const bool autocast = opt.precision == "bf16" && device.is_cuda();
+  if (opt.precision == "bf16" && !device.is_cuda() && leader && hooks.on_warning)
+    hooks.on_warning("train.precision bf16 applies on CUDA only; training in fp32 on CPU");
 
   model->train();
   int64_t step = state.step;
@@ -207,7 +215,18 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     Batch batch = MakeBatch(task, local, completion_only);
     double local_sum = 0;
     if (batch.tokens > 0) {
+      batch.input = batch.input.to(device);
+      batch.target = batch.target.to(device);
+      if (autocast) {
+        at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+        at::autocast::set_enabled(true);
+      }
       auto logits = model->forward(batch.input);  // (B, T, V)
+      if (autocast) {
+        at::autocast::clear_cache();
+        at::autocast::set_enabled(false);
+        logits = logits.to(torch::kFloat32);
+      }
       auto loss_sum = torch::nn::functional::cross_entropy(
           logits.view({-1, logits.size(-1)}), batch.target.view({-1}),
           torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1).reduction(torch::kSum));
@@ -220,9 +239,9 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
         ctx.attempt_number <= opt.fault_nan_attempts)
       local_sum = std::nan("");  // test-only fault injection
     sync.AverageGradients();
-    loss_buf[0] = local_sum;
+    loss_buf.fill_(local_sum);
     comm.AllReduceAverage(loss_buf);
-    const double step_loss = loss_buf[0].item<double>() * k / static_cast<double>(global_tokens);
+    const double step_loss = loss_buf.item<double>() * k / static_cast<double>(global_tokens);
     if (!std::isfinite(step_loss))
       throw TrialError(Outcome::kCrash, "loss is " + std::to_string(step_loss) + " at step " +
                                             std::to_string(step + 1));

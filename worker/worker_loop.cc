@@ -14,6 +14,7 @@
 #include "common/token_cache.h"
 #include "common/user_error.h"
 #include "worker/mpi_communicator.h"
+#include "worker/nccl_communicator.h"
 #include "worker/trainer.h"
 
 namespace revsweep {
@@ -85,8 +86,22 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
     trial.id = a.trial_id;
     at::set_num_threads(trial.resources.threads);
     const TokenizedTask& task = LoadTask(a.task_path);
-    MpiCommunicator comm(group_comm);
+    // CUDA when this build has NCCL and the process sees a GPU (a CUDA libtorch): one GPU per
+    // rank, chosen by the node-local rank; otherwise CPU tensors over MPI.
+    std::unique_ptr<Communicator> comm_ptr;
     TrainContext ctx;
+#ifdef REVSWEEP_WITH_NCCL
+    if (torch::cuda::is_available() && CudaDeviceAvailable()) {
+      int local = 0;
+      if (const char* l = getenv("OMPI_COMM_WORLD_LOCAL_RANK")) local = atoi(l);
+      else if (const char* l2 = getenv("SLURM_LOCALID")) local = atoi(l2);
+      const int gpu = local % static_cast<int>(torch::cuda::device_count());
+      ctx.device = "cuda:" + std::to_string(gpu);
+      comm_ptr = std::make_unique<NcclCommunicator>(group_comm, gpu);
+    }
+#endif
+    if (!comm_ptr) comm_ptr = std::make_unique<MpiCommunicator>(group_comm);
+    Communicator& comm = *comm_ptr;
     ctx.checkpoint_dir = a.checkpoint_dir;
     ctx.attempt_number = a.attempt_number;
     ctx.bucket_mb = a.bucket_mb;

@@ -138,7 +138,7 @@ TEST_F(StoreTest, MigratesVersionOneStore) {
     sqlite3_close(db);
   }
   ResultsStore s(path_);
-  EXPECT_EQ(s.SchemaVersion(), 2);
+  EXPECT_EQ(s.SchemaVersion(), kStoreSchemaVersion);
   EXPECT_TRUE(s.Trial("t1").has_value());
   JobRow j;
   j.job_id = "42";

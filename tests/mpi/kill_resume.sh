@@ -173,11 +173,12 @@ mid_trial() {
   [[ -n $v ]] || return 1
   local s
   s=$(progress_step "$v")
+  # a checkpoint written by this attempt (newer than the launch), and steps still to go
   local c
-  c=$(ckpt_newest "$(ckpt_dir "$v")")
+  c=$(find "$(ckpt_dir "$v")" -maxdepth 1 -name 'ckpt-*.rsck' -newermt "@$T_LAUNCH" 2>/dev/null | sort | tail -n 1)
   [[ -n $c ]] || return 1
   (($(ckpt_step "$c") > 0 && s > 0 && s < TOTAL_STEPS - 10)) || return 1
-  echo "$v $s"
+  echo "$v $s $(ckpt_step "$c")"
 }
 deadline=$((SECONDS + 60))
 until m=$(mid_trial); do
@@ -186,7 +187,8 @@ until m=$(mid_trial); do
   sleep 0.05
 done
 sleep "$(random_between 0 0.5)"
-kill_rank 1 "mid-trial: trial ${m% *} at step ~${m#* } of $TOTAL_STEPS, after a checkpoint"
+read -r v s c <<<"$m"
+kill_rank 1 "mid-trial: trial $v at step ~$s of $TOTAL_STEPS, after this attempt's checkpoint at step $c"
 
 # Round 4: a random rank at a random moment.
 ROUND=4

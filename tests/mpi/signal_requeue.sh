@@ -28,12 +28,13 @@ note_timing "uninterrupted reference sweep (2 trials, 2 ranks)" "$((SECONDS - t0
 TOTAL_STEPS=$(q "$T/ref/store.db" "SELECT max(end_step) FROM attempts")
 say "each trial has $TOTAL_STEPS steps"
 
-# mid_trial DB T_LAUNCH: true once some trial of this launch is well inside its training.
+# mid_trial DB T_LAUNCH: true once both trials of this launch are well inside their training
+# (past two checkpoints, so a restart from step 0 would show in the loss curve).
 mid_trial() {
   local n
   n=$(q "$1" "SELECT count(*) FROM progress WHERE updated_at > $2 AND step >= 12
               AND step <= $((TOTAL_STEPS - 15))" 2>/dev/null)
-  [[ ${n:-0} -ge 1 ]]
+  [[ ${n:-0} -ge 2 ]]
 }
 first_progress_after() {
   local n

@@ -1,0 +1,263 @@
+// Data-parallel weak scaling: tokens/s of RunTrial (worker/trainer.cc) on K ranks x 1 thread
+// with a fixed per-rank batch, against 1 rank x 1 thread with the same per-rank batch, both
+// measured in the same mpirun invocation, alternating, several rounds:
+//   single: rank 0 alone runs RunTrial with a SelfCommunicator (global batch b) while the
+//           other ranks wait in MPI_Ibarrier + MPI_Test + sleep (a rank blocked in an MPI call
+//           busy-polls and would take a core from rank 0);
+//   group:  all K ranks run RunTrial over MPI_COMM_WORLD (global batch K*b: each rank still
+//           reads b documents per step), the real data-parallel path (bucketed GradSync, loss
+//           all-reduce, stop flag all-reduce every step).
+// Timing: the leader's on_progress callback fires after every step; a run's time is from the
+// end of warmup step W to the end of step N, tokens are the counted targets of steps W+1..N
+// (computed from RunTrial's own EpochPermutation order). Model set-up and the (empty) final
+// evaluation are outside the timed span. Rounds alternate which of the two goes first.
+//
+// Usage: OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe --bind-to core -np 2 \
+//          -x OMP_NUM_THREADS bench_torch_weak_scaling [--model tiny] [--batch 16]
+//          [--steps 25] [--warmup 3] [--rounds 5] [--bucket-mb 25]
+// Prints: "weak scaling 2 ranks vs 1: X.XXx (goal >= 1.85x)".
+#include <mpi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "common/settings.h"
+#include "common/sweep_config.h"
+#include "common/token_cache.h"
+#include "worker/communicator.h"
+#include "worker/mpi_communicator.h"
+#include "worker/trainer.h"
+
+namespace revsweep {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Size {
+  int n_layer, n_head, d_model;
+};
+
+// Synthetic documents shaped like exp1's (prompt 4-16 tokens, completion 4-20, vocab 1000).
+TokenizedTask MakeTask(int64_t n_docs, uint64_t seed) {
+  TokenizedTask t;
+  t.vocab_size = 1000;
+  t.pad_id = 0;
+  t.bos_id = 1;
+  t.eos_id = 2;
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> tok(3, t.vocab_size - 1), np(4, 16), nc(4, 20);
+  for (int64_t i = 0; i < n_docs; ++i) {
+    TokDoc d;
+    for (int j = np(rng); j > 0; --j) d.prompt.push_back(tok(rng));
+    for (int j = nc(rng); j > 0; --j) d.completion.push_back(tok(rng));
+    t.train.push_back(std::move(d));
+  }
+  return t;
+}
+
+TrialConfig MakeTrial(const Size& s, int global_batch) {
+  Settings st;
+  for (const auto& e : TrialSchema()) st[e.key] = e.default_value;
+  st["model.size"] = std::string("custom");
+  st["model.n_layer"] = int64_t{s.n_layer};
+  st["model.n_head"] = int64_t{s.n_head};
+  st["model.d_model"] = int64_t{s.d_model};
+  st["model.block_size"] = int64_t{64};
+  st["train.epochs"] = int64_t{1};
+  st["train.batch_size"] = int64_t{global_batch};
+  st["train.warmup_steps"] = int64_t{10};
+  st["train.checkpoint_every_steps"] = int64_t{0};
+  st["train.checkpoint_every_seconds"] = 0.0;
+  st["resources.threads"] = int64_t{1};
+  return MakeTrialConfig(st);
+}
+
+// Counted targets of steps [from, to) (0-based), in RunTrial's order (epochs = 1).
+int64_t Tokens(const TokenizedTask& task, int64_t batch, int64_t seed, int64_t from,
+               int64_t to) {
+  const int64_t n = static_cast<int64_t>(task.train.size());
+  auto perm = EpochPermutation(n, seed, 0);
+  int64_t tokens = 0;
+  for (int64_t s = from; s < to; ++s)
+    for (int64_t i = s * batch; i < std::min(n, (s + 1) * batch); ++i) {
+      const TokDoc& d = task.train[perm[i]];
+      tokens += static_cast<int64_t>(d.prompt.size() + d.completion.size()) + 1;
+    }
+  return tokens;
+}
+
+struct Timed {
+  double tokens_per_s = 0, seconds = 0;
+};
+
+// Runs RunTrial and times steps warmup+1..N on the leader (other ranks return zeros).
+Timed Run(const TrialConfig& trial, const TokenizedTask& task, Communicator& comm,
+          const std::string& dir, double bucket_mb, int warmup) {
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::map<int64_t, Clock::time_point> at;
+  TrainHooks hooks;
+  hooks.progress_every_s = 0;
+  hooks.on_progress = [&](const ProgressRow& p, const std::vector<std::pair<int64_t, double>>&) {
+    at[p.step] = Clock::now();
+  };
+  TrainContext ctx;
+  ctx.checkpoint_dir = dir;
+  ctx.bucket_mb = bucket_mb;
+  TrainResult r = RunTrial(trial, task, comm, ctx, hooks);
+  fs::remove_all(dir);
+  Timed t;
+  if (comm.rank() != 0) return t;
+  const int64_t n = r.total_steps;
+  t.seconds = std::chrono::duration<double>(at.at(n) - at.at(warmup)).count();
+  t.tokens_per_s = Tokens(task, trial.train.batch_size, trial.train.seed, warmup, n) / t.seconds;
+  return t;
+}
+
+// Waits for every rank at a barrier without busy-polling (MPI_Test + sleep).
+void IdleBarrier() {
+  MPI_Request req;
+  MPI_Ibarrier(MPI_COMM_WORLD, &req);
+  int done = 0;
+  while (!done) {
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (!done) usleep(2000);
+  }
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double LoadAvg() {
+  double l = -1;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &l) != 1) l = -1;
+    std::fclose(f);
+  }
+  return l;
+}
+
+}  // namespace
+}  // namespace revsweep
+
+int main(int argc, char** argv) {
+  using namespace revsweep;
+  MPI_Init(&argc, &argv);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  at::set_num_threads(1);
+  std::string model = "tiny";
+  int batch = 16, steps = 25, warmup = 3, rounds = 5;
+  double bucket_mb = 25;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    const bool has = i + 1 < argc;
+    if (a == "--model" && has) model = argv[++i];
+    else if (a == "--batch" && has) batch = std::atoi(argv[++i]);
+    else if (a == "--steps" && has) steps = std::atoi(argv[++i]);
+    else if (a == "--warmup" && has) warmup = std::atoi(argv[++i]);
+    else if (a == "--rounds" && has) rounds = std::atoi(argv[++i]);
+    else if (a == "--bucket-mb" && has) bucket_mb = std::atof(argv[++i]);
+    else {
+      if (rank == 0)
+        std::fprintf(stderr,
+                     "usage: mpirun -np 2 %s [--model nano|micro|tiny|small] [--batch B] "
+                     "[--steps N] [--warmup W] [--rounds R] [--bucket-mb MB]\n",
+                     argv[0]);
+      MPI_Finalize();
+      return 2;
+    }
+  }
+  const std::map<std::string, Size> known = {
+      {"nano", {2, 2, 32}}, {"micro", {2, 2, 64}}, {"tiny", {4, 4, 128}}, {"small", {4, 4, 256}}};
+  if (!known.count(model) || warmup < 1 || steps <= warmup || size < 2) {
+    if (rank == 0)
+      std::fprintf(stderr, "need a known --model, 1 <= warmup < steps, and mpirun -np >= 2\n");
+    MPI_Finalize();
+    return 2;
+  }
+  const Size& sz = known.at(model);
+  // Each run is exactly `steps` steps (epochs = 1, n_docs = steps x global batch).
+  TokenizedTask task1 = MakeTask(int64_t{steps} * batch, 7);
+  TokenizedTask taskk = MakeTask(int64_t{steps} * batch * size, 7);
+  TrialConfig trial1 = MakeTrial(sz, batch), trialk = MakeTrial(sz, batch * size);
+
+  // Per-rank scratch folders (each run starts from an empty checkpoint folder: RunTrial
+  // resumes from whatever it finds there; checkpointing is off, so they stay empty).
+  char dir_buf[512] = {0};
+  if (rank == 0) {
+    const std::string d = (fs::temp_directory_path() /
+                           ("revsweep_bench_ws_" + std::to_string(getpid())))
+                              .string();
+    std::snprintf(dir_buf, sizeof dir_buf, "%s", d.c_str());
+  }
+  MPI_Bcast(dir_buf, sizeof dir_buf, MPI_CHAR, 0, MPI_COMM_WORLD);
+  const std::string base = std::string(dir_buf) + "_r" + std::to_string(rank);
+
+  if (rank == 0)
+    std::printf("weak scaling: model %s (%dL/%dH/%dd), per-rank batch %d, %d ranks, %d rounds "
+                "x %d steps (%d warmup), bucket %.0f MB, 1 thread per rank, load average "
+                "%.2f\n",
+                model.c_str(), sz.n_layer, sz.n_head, sz.d_model, batch, size, rounds, steps,
+                warmup, bucket_mb, LoadAvg());
+  std::vector<double> one, many, ratio;
+  MpiCommunicator world(MPI_COMM_WORLD);
+  SelfCommunicator self;
+  for (int r = 0; r < rounds; ++r) {
+    Timed t1, tk;
+    auto single = [&] {
+      if (rank == 0) t1 = Run(trial1, task1, self, base + "_single", bucket_mb, warmup);
+      IdleBarrier();
+    };
+    auto group = [&] {
+      MPI_Barrier(MPI_COMM_WORLD);
+      tk = Run(trialk, taskk, world, base + "_group", bucket_mb, warmup);
+      MPI_Barrier(MPI_COMM_WORLD);
+    };
+    if (r % 2 == 0) {
+      single();
+      group();
+    } else {
+      group();
+      single();
+    }
+    if (rank == 0) {
+      one.push_back(t1.tokens_per_s);
+      many.push_back(tk.tokens_per_s);
+      ratio.push_back(tk.tokens_per_s / t1.tokens_per_s);
+      std::printf("  round %d: 1 rank %8.0f tok/s (%.3f s), %d ranks %8.0f tok/s (%.3f s), "
+                  "speed-up %.3fx\n",
+                  r + 1, t1.tokens_per_s, t1.seconds, size, tk.tokens_per_s, tk.seconds,
+                  ratio.back());
+      std::fflush(stdout);
+    }
+  }
+  if (rank == 0) {
+    std::printf("load average at end %.2f\n", LoadAvg());
+    std::printf("medians: 1 rank %.0f tok/s, %d ranks %.0f tok/s; median per-round speed-up "
+                "%.3fx; efficiency %.1f%%\n",
+                Median(one), size, Median(many), Median(ratio),
+                100.0 * Median(many) / Median(one) / size);
+    std::printf("weak scaling %d ranks vs 1: %.2fx (goal >= %.2fx)\n", size,
+                Median(many) / Median(one), 0.925 * size);
+  }
+  MPI_Finalize();
+  return 0;
+}
