@@ -14,6 +14,7 @@
 // read back with LoadNewestCheckpoint. Each run gets a fresh checkpoint folder (RunTrial
 // resumes from whatever it finds there).
 //
+// The leader's reported per-step losses must agree to the same tolerance (relative).
 // Also checked, so that a pass means something: the parameters moved (max |final - init| is
 // far above the tolerance), the K-rank run with 4 KB buckets (many buckets) agrees too, and a
 // 1-rank run with only the per-rank batch b (what a broken shard/scaling would amount to)
@@ -100,8 +101,9 @@ GPTConfig ModelConfig(const TrialConfig& t, const TokenizedTask& task) {
 using Params = std::map<std::string, torch::Tensor>;
 
 // Trains `steps` steps of `trial` over `comm` into the empty folder `dir` (the leader
-// checkpoints when the stop hook fires after the last step).
-void Train(const TrialConfig& trial, const TokenizedTask& task, Communicator& comm,
+// checkpoints when the stop hook fires after the last step). Returns the leader's per-step
+// losses (empty on other ranks).
+std::vector<double> Train(const TrialConfig& trial, const TokenizedTask& task, Communicator& comm,
            const std::string& dir, double bucket_mb, int64_t steps) {
   if (comm.rank() == 0) {
     fs::remove_all(dir);
@@ -110,6 +112,11 @@ void Train(const TrialConfig& trial, const TokenizedTask& task, Communicator& co
   int64_t calls = 0;
   TrainHooks hooks;
   hooks.stop_requested = [&] { return ++calls >= steps; };
+  std::vector<double> losses;
+  hooks.progress_every_s = 0;  // one report per step
+  hooks.on_progress = [&](const ProgressRow& p, const std::vector<std::pair<int64_t, double>>&) {
+    losses.push_back(p.loss);
+  };
   hooks.on_warning = [](const std::string& w) { std::fprintf(stderr, "warning: %s\n", w.c_str()); };
   TrainContext ctx;
   ctx.checkpoint_dir = dir;
@@ -119,6 +126,7 @@ void Train(const TrialConfig& trial, const TokenizedTask& task, Communicator& co
     throw std::runtime_error("run stopped at step " + std::to_string(r.end_step) + " of " +
                              std::to_string(steps) + " (preempted " +
                              std::to_string(r.preempted) + ")");
+  return losses;
 }
 
 // The parameters in `dir`'s newest checkpoint, loaded into a model/optimizer built like
@@ -151,6 +159,7 @@ Params Initial(const TrialConfig& trial, const TokenizedTask& task) {
 
 struct Diff {
   double max_abs = 0, scale = 0;
+  double max_abs_no_key_bias = 0;  // the same, leaving out the attention key biases
   std::string worst;
   double rel() const { return scale > 0 ? max_abs / scale : max_abs; }
 };
@@ -158,11 +167,23 @@ struct Diff {
 Diff Compare(const Params& a, const Params& ref) {
   Diff d;
   for (const auto& [k, r] : ref) {
-    const double m = (a.at(k) - r).abs().max().item<double>();
+    const torch::Tensor diff = (a.at(k) - r).abs().view({-1});
+    const int64_t at = diff.argmax().item<int64_t>();
+    const double m = diff[at].item<double>();
     d.scale = std::max(d.scale, r.abs().max().item<double>());
+    // c_attn.bias = [query | key | value] biases. The loss does not depend on the key bias
+    // (softmax over keys is invariant to q.b_k, the same for every key), so its gradient is
+    // pure rounding noise that AdamW's normalisation turns into O(lr) steps: it is where the
+    // two runs' different summation orders show most.
+    torch::Tensor rest = diff;
+    if (k.size() >= 16 && k.compare(k.size() - 16, 16, "attn.c_attn.bias") == 0) {
+      const int64_t c = diff.numel() / 3;
+      rest = torch::cat({diff.narrow(0, 0, c), diff.narrow(0, 2 * c, c)});
+    }
+    d.max_abs_no_key_bias = std::max(d.max_abs_no_key_bias, rest.max().item<double>());
     if (m > d.max_abs) {
       d.max_abs = m;
-      d.worst = k;
+      d.worst = k + "[" + std::to_string(at) + "]";
     }
   }
   return d;
@@ -214,13 +235,20 @@ int main(int argc, char** argv) {
 
   std::string fail;
   Diff dp, dp_small, moved, control;
+  double loss_diff = 0;
   try {
     MpiCommunicator world(MPI_COMM_WORLD);
     SelfCommunicator self;
-    Train(trial, task, world, base + "/dp", 25, steps);
+    const auto dp_loss = Train(trial, task, world, base + "/dp", 25, steps);
     Train(trial, task, world, base + "/dp_small_buckets", 0.004, steps);
     const std::string own = base + "/ref_rank" + std::to_string(rank);
-    Train(trial, task, self, own, 25, steps);
+    const auto ref_loss = Train(trial, task, self, own, 25, steps);
+    if (rank == 0) {  // the reported step losses (loss accounting across shards) agree too
+      if (dp_loss.size() != ref_loss.size())
+        throw std::runtime_error("different numbers of progress reports");
+      for (size_t i = 0; i < dp_loss.size(); ++i)
+        loss_diff = std::max(loss_diff, std::fabs(dp_loss[i] - ref_loss[i]) / ref_loss[i]);
+    }
     MPI_Barrier(MPI_COMM_WORLD);  // the group's checkpoints are on disk
     Params ref = Load(trial, task, own);
     dp = Compare(Load(trial, task, base + "/dp"), ref);
@@ -244,7 +272,10 @@ int main(int argc, char** argv) {
                     "%d ranks with 4 KB buckets differ from 1 rank: max abs diff %.3g in %s", k,
                     dp_small.max_abs, dp_small.worst.c_str());
       fail = buf;
-    } else if (moved.rel() < 1000 * tol) {
+    } else if (loss_diff > tol) {
+      std::snprintf(buf, sizeof buf, "reported step losses differ by %.3g (relative)", loss_diff);
+      fail = buf;
+    } else if (moved.rel() < 100 * tol) {
       std::snprintf(buf, sizeof buf,
                     "parameters barely moved (max %.3g): the check has no power", moved.max_abs);
       fail = buf;
@@ -264,11 +295,11 @@ int main(int argc, char** argv) {
   if (!fail.empty()) std::fprintf(stderr, "rank %d: %s\n", rank, fail.c_str());
   if (rank == 0) {
     std::printf("dp equivalence K=%d, per-rank batch %d, %lld steps: max |dp - ref| %.3g "
-                "(%.3g relative, worst %s), 4 KB buckets %.3g, moved %.3g, control (batch %d) "
-                "%.3g: %s\n",
+                "(%.3g relative, worst %s; %.3g without attention key biases), 4 KB buckets "
+                "%.3g, step losses %.3g, moved %.3g, control (batch %d) %.3g: %s\n",
                 k, per_rank_batch, static_cast<long long>(steps), dp.max_abs, dp.rel(),
-                dp.worst.c_str(), dp_small.max_abs, moved.max_abs, per_rank_batch,
-                control.max_abs, any ? "FAIL" : "PASS");
+                dp.worst.c_str(), dp.max_abs_no_key_bias, dp_small.max_abs, loss_diff, moved.max_abs,
+                per_rank_batch, control.max_abs, any ? "FAIL" : "PASS");
     fs::remove_all(base);
   }
   MPI_Finalize();

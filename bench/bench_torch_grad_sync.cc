@@ -200,8 +200,11 @@ int main(int argc, char** argv) {
       const double raw = Median(t[0]);
       for (size_t j = 0; j < ops.size(); ++j) {
         const double m = Median(t[j]);
-        std::printf("  %-10s median %8.3f ms  %6.2f GB/s  throughput vs raw %.3f\n",
-                    names[j].c_str(), m * 1e3, bytes / m / 1e9, raw / m);
+        const double lo = *std::min_element(t[j].begin(), t[j].end());
+        const double hi = *std::max_element(t[j].begin(), t[j].end());
+        std::printf("  %-10s median %8.3f ms  %6.2f GB/s  throughput vs raw %.3f   (min %.3f ms, "
+                    "max %.3f ms)\n",
+                    names[j].c_str(), m * 1e3, bytes / m / 1e9, raw / m, lo * 1e3, hi * 1e3);
       }
       char line[200];
       std::snprintf(line, sizeof line,

@@ -55,7 +55,8 @@ CancelMsg DecodeCancel(const std::string& s) {
 std::string Encode(const ProgressMsg& m) {
   json curve = json::array();
   for (const auto& [step, loss] : m.curve) curve.push_back({step, Num(loss)});
-  return json{{"attempt_id", m.attempt_id}, {"trial_id", m.row.trial_id},
+  return json{{"attempt_id", m.attempt_id}, {"start_step", m.start_step},
+              {"trial_id", m.row.trial_id},
               {"step", m.row.step},         {"total_steps", m.row.total_steps},
               {"loss", Num(m.row.loss)},    {"tokens_per_s", m.row.tokens_per_s},
               {"elapsed_s", m.row.elapsed_s}, {"curve", curve}}
@@ -65,6 +66,7 @@ ProgressMsg DecodeProgress(const std::string& s) {
   json j = json::parse(s);
   ProgressMsg m;
   m.attempt_id = j.at("attempt_id");
+  m.start_step = j.value("start_step", int64_t{-1});
   m.row.trial_id = j.at("trial_id");
   m.row.step = j.at("step");
   m.row.total_steps = j.at("total_steps");

@@ -53,6 +53,9 @@ struct CancelMsg {
 
 struct ProgressMsg {
   int64_t attempt_id = 0;
+  // >= 0 only in the first message of an attempt, sent right after the checkpoint restore:
+  // the step training actually resumed from (0 = fresh). Such a message carries no progress.
+  int64_t start_step = -1;
   ProgressRow row;
   std::vector<std::pair<int64_t, double>> curve;  // (step, loss) points since last message
 };

@@ -500,6 +500,11 @@ std::vector<AttemptRow> ResultsStore::RunningAttempts() {
   return out;
 }
 
+void ResultsStore::SetAttemptStartStep(int64_t attempt_id, int64_t step) {
+  Stmt s(db_, "UPDATE attempts SET start_step=?, end_step=max(end_step, ?) WHERE id=?");
+  s.Bind(1, step).Bind(2, step).Bind(3, attempt_id).Run();
+}
+
 void ResultsStore::SetParams(const std::string& trial_id, int64_t params) {
   Stmt s(db_, "UPDATE trials SET params=? WHERE id=?");
   s.Bind(1, params).Bind(2, trial_id).Run();

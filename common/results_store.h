@@ -124,6 +124,8 @@ class ResultsStore {
   std::map<Outcome, int> AttemptOutcomes(const std::string& trial_id);
 
   void SetParams(const std::string& trial_id, int64_t params);
+  // Records the step an attempt really resumed from (the worker's restored checkpoint).
+  void SetAttemptStartStep(int64_t attempt_id, int64_t step);
   // Progress: one row per trial (upsert), plus loss curve points.
   void WriteProgress(const std::vector<ProgressRow>& rows,
                      const std::vector<std::tuple<std::string, int64_t, double>>& curve_points);

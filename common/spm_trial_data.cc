@@ -58,7 +58,13 @@ std::string TrainOrReuseTokenizer(const TextTask& task, const TokenizerOptions& 
   if (saved >= 0) close(saved);
   if (devnull >= 0) close(devnull);
   fs::remove(corpus_path);
-  if (!status.ok()) throw std::runtime_error("tokenizer training failed: " + status.ToString());
+  if (!status.ok()) {
+    const std::string m = status.ToString();
+    if (m.find("ocab") != std::string::npos)  // "Vocabulary size is smaller than required ..."
+      throw UserError("", 0, 0, "tokenizer.vocab_size",
+                      std::to_string(opt.vocab_size) + " does not fit this dataset: " + m);
+    throw std::runtime_error("tokenizer training failed: " + m);
+  }
   fs::rename(tmp_prefix + ".model", model);
   fs::remove(tmp_prefix + ".vocab");
   return model;

@@ -85,9 +85,15 @@ class Coordinator {
     bool stopping = false;
     for (;;) {
       bool busy = false;
-      if (!stopping && o_.stop && o_.stop->load()) {
+      if (!stopping && ((o_.stop && o_.stop->load()) || preempted_seen_)) {
         stopping = true;
         Log("signal received: running trials checkpoint and stop; requeue to continue");
+        // Groups whose ranks did not see the signal themselves stop too.
+        for (auto& [id, r] : running_) {
+          if (r.cancel_sent) continue;
+          Send(o_.comm, r.ranks.front(), kTagCancel, Encode(CancelMsg{id, "preempted"}));
+          r.cancel_sent = true;
+        }
       }
       if (!stopping && dirty_ && !free_.empty()) {
         dirty_ = false;
@@ -225,6 +231,10 @@ class Coordinator {
       any = true;
       if (st.MPI_TAG == kTagProgress) {
         ProgressMsg m = DecodeProgress(text);
+        if (m.start_step >= 0) {
+          store_.SetAttemptStartStep(m.attempt_id, m.start_step);
+          continue;
+        }
         m.row.updated_at = std::chrono::duration<double>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
@@ -247,6 +257,10 @@ class Coordinator {
         Log("%s %s: %s -> %s", OutcomeName(m.outcome), m.trial_id.c_str(), m.message.c_str(),
             TrialStateName(next));
         Release(m.trial_id);
+        // A rank saw SIGTERM/SIGUSR2 (under Slurm signals may reach tasks one by one): the job
+        // is going away, so stop assigning and let the whole job checkpoint and requeue,
+        // rather than handing the trial back to a rank that will stop again.
+        if (m.outcome == Outcome::kPreempted) preempted_seen_ = true;
       }
     }
   }
@@ -312,6 +326,7 @@ class Coordinator {
   std::string run_dir_, cache_dir_, job_id_;
   int slurm_restart_ = 0;
   bool dirty_ = true;  // pending trials or free ranks changed since the last placement
+  bool preempted_seen_ = false;
   int world_size_ = 1;
   std::map<std::string, TrialConfig> trials_;
   std::set<int> free_;

@@ -17,6 +17,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include "common/user_error.h"
 #include "scheduler/coordinator.h"
 #include "worker/worker_loop.h"
@@ -113,7 +115,13 @@ int main(int argc, char** argv) {
   }
   MPI_Comm_free(&comm);
   MPI_Finalize();
+  // A late SIGUSR2/SIGTERM (a Slurm warning landing after the sweep finished) must not kill
+  // a process that is done: ignore them from here, and leave with _exit so no destructor
+  // restores the default (terminating) action before the process is gone.
+  std::signal(SIGUSR2, SIG_IGN);
+  std::signal(SIGTERM, SIG_IGN);
   io.stop();
   signal_thread.join();
-  return code;
+  fflush(nullptr);
+  _exit(code);
 }

@@ -178,6 +178,7 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
   if (auto restored = LoadNewestCheckpoint(ctx.checkpoint_dir, trial.id, *model, optimizer, warn))
     state = *restored;
   result.start_step = state.step;
+  if (leader && hooks.on_start) hooks.on_start(state.step);
 
   auto last_report = Clock::now();
   const auto t_start = Clock::now();

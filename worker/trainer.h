@@ -36,6 +36,8 @@ struct TrainHooks {
       on_progress;
   // Polled at every step boundary on every rank; the group stops when any rank says so.
   std::function<bool()> stop_requested;
+  // Leader only, once, after the checkpoint restore: the step training starts from.
+  std::function<void(int64_t)> on_start;
   // Warnings (e.g. a corrupt checkpoint skipped). Leader only.
   std::function<void(const std::string&)> on_warning;
   double progress_every_s = 2;

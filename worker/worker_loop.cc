@@ -124,6 +124,13 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
       m.curve = curve;
       SendText(o.comm, 0, kTagProgress, Encode(m));
     };
+    hooks.on_start = [&](int64_t step) {
+      ProgressMsg m;
+      m.attempt_id = a.attempt_id;
+      m.start_step = step;
+      m.row.trial_id = a.trial_id;
+      SendText(o.comm, 0, kTagProgress, Encode(m));
+    };
     hooks.on_warning = [&](const std::string& w) {
       fprintf(stderr, "[trial %s] warning: %s\n", a.trial_id.c_str(), w.c_str());
     };

@@ -30,8 +30,12 @@ std::string TrainBin() {
   return p;
 }
 
-int Launch(const CommandArgs& a, const std::string& store, const std::string& sweep) {
+void CheckRanks(const CommandArgs& a) {
+  // Checked before anything touches the store: bad flags leave it as it was.
   if (a.ranks < 1) throw UserError("--ranks", 0, 0, "", "must be at least 1");
+}
+
+int Launch(const CommandArgs& a, const std::string& store, const std::string& sweep) {
   if (a.retry_failed) {
     ResultsStore s(store);
     int n = s.ResetFailed(sweep);
@@ -60,6 +64,15 @@ int Launch(const CommandArgs& a, const std::string& store, const std::string& sw
             secs, sweep.c_str(), store.c_str());
     return code;
   }
+  if (code > 128 || code == 127) {
+    // A rank died (killed, out of memory, crashed): Open MPI took the world down. Completed
+    // results are in the store; the dead job's trials resume from their checkpoints.
+    fprintf(stderr,
+            "revsweep: the MPI job died (status %d). Nothing completed is lost; continue with:\n"
+            "  revsweep resume %s --store %s\n",
+            code, sweep.c_str(), store.c_str());
+    return kExitFailure;
+  }
   PrintRunTable(store, sweep);
   fprintf(stderr, "revsweep: %s in %.0fs (exit %d). Summary: revsweep summary %s --store %s\n",
           code == 0 ? "sweep complete" : "sweep ended", secs, code, sweep.c_str(), store.c_str());
@@ -77,6 +90,7 @@ int CmdPrepare(const CommandArgs& a) {
 }
 
 int CmdRun(const CommandArgs& a) {
+  CheckRanks(a);
   PrepareReport r = PrepareSweep(a.config, a.store, a.quiet);
   if (!a.quiet)
     fprintf(stderr, "sweep '%s': %d trials (%d new) -> %s\n", r.config.name.c_str(), r.trials,
@@ -85,6 +99,7 @@ int CmdRun(const CommandArgs& a) {
 }
 
 int CmdResume(const CommandArgs& a) {
+  CheckRanks(a);
   const std::string store = a.store.empty() ? DefaultStore() : a.store;
   std::string yaml;
   {

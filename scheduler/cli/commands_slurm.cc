@@ -104,7 +104,8 @@ int CmdCancel(const CommandArgs& a) {
     row.job_id = info.id;
     row.sweep = a.sweep;
     row.kind = "slurm";
-    row.state = info.found ? info.state : "CANCELLED";
+    row.state = "CANCELLED";
+    if (info.found) row.info = "at cancel: " + info.state;
     s.UpsertJob(row);
   }
   printf("cancelled %zu job(s) of sweep '%s'\n", ids.size(), a.sweep.c_str());

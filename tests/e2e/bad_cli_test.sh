@@ -2,6 +2,7 @@
 # e2e tier: bad command lines. Walks tests/bad_inputs/cli/ (format: README.md there): each
 # case must exit 2 with the expected message line(s), leave an existing store file
 # byte-for-byte unchanged, and create no store when none existed.
+# shellcheck source=tests/lib/test_lib.bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin bad_cli
 
@@ -21,6 +22,7 @@ subst() { sed -e "s|@CONFIG@|$CASE_T/c.yaml|g" -e "s|@T@|$CASE_T|g" "$1"; }
 # One case, in a subshell: a failed assertion ends the case, not the walk.
 run_case() {
   local args_file=$1
+  TL_PASSES=0
   CASE=$(basename "$args_file" .args)
   CASE_T=$T/$CASE
   mkdir -p "$CASE_T"
@@ -43,7 +45,7 @@ run_case() {
   if [[ -n $AS_USER ]]; then
     if [[ $(id -u) == 0 ]]; then
       command -v setpriv >/dev/null || fail "$CASE: needs setpriv to drop root privileges"
-      uid=$(id -u "$AS_USER") && gid=$(id -g "$AS_USER") || fail "$CASE: no user $AS_USER"
+      if ! uid=$(id -u "$AS_USER") || ! gid=$(id -g "$AS_USER"); then fail "$CASE: no user $AS_USER"; fi
       runner=(setpriv "--reuid=$uid" "--regid=$gid" --clear-groups --)
     fi
   fi
@@ -69,6 +71,7 @@ run_case() {
     [[ ! -e $CASE_T/store.db ]] || fail "$CASE: a rejected command created the store $CASE_T/store.db"
     pass "$CASE: no store was created"
   fi
+  echo "$TL_PASSES" >"$CASE_T/.passes"
 }
 
 n_cases=0
@@ -77,6 +80,7 @@ for args_file in "$CORPUS"/*.args; do
   case_name=$(basename "$args_file" .args)
   echo "---- $case_name"
   (run_case "$args_file") || failed+=("$case_name")
+  TL_PASSES=$((TL_PASSES + $(cat "$T/$case_name/.passes" 2>/dev/null || echo 0)))
   chmod -R u+w "$T/$case_name" 2>/dev/null  # let cleanup remove read-only fixture folders
   n_cases=$((n_cases + 1))
 done

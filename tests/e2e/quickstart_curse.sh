@@ -5,6 +5,7 @@
 # >= 0.9) but cannot answer in the reverse order (acc.p2d.reverse.heldout and
 # acc.d2p.reverse.heldout <= 0.1), and the likelihood test finds no preference for the right
 # person in the reverse order (likelihood.p > 0.05). Also checks `revsweep summary` reads it.
+# shellcheck source=tests/lib/test_lib.bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin quickstart_curse
 

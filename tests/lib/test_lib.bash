@@ -34,7 +34,7 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 TL_PIDS=()   # background processes started by this test (roots of trees to kill on exit)
 TL_LOGS=()   # logs to show when an assertion fails
 TL_PASSES=0
-TL_NAME=test
+TL_NAME="test"
 TL_TIMINGS=()
 
 # ---- reporting -------------------------------------------------------------------------------

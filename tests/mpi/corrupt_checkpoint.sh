@@ -6,6 +6,7 @@
 # Proves: `revsweep resume` prints a warning naming each damaged file (and why), falls back to
 # the older checkpoint (training continues past its step, not from 0) and finishes with
 # metrics bit-identical to an uninterrupted run.
+# shellcheck source=tests/lib/test_lib.bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin corrupt_checkpoint
 

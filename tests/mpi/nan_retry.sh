@@ -9,6 +9,7 @@
 #   fault_nan_attempts 0  -> never: one 'done' attempt
 # Proves: a non-finite loss is a crash, retried within the crash budget and no further; the
 # sweep still completes every other trial and exits 1 (some failed).
+# shellcheck source=tests/lib/test_lib.bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin nan_retry
 
@@ -51,7 +52,7 @@ assert_eq "$(outcomes "$ONCE")" "crash,done" "NaN-once trial: attempts are crash
 assert_sql "$DB" "SELECT count(*) FROM attempts WHERE trial_id='$ONCE' AND outcome='crash'
                   AND lower(message) LIKE '%nan%' AND message LIKE '%step 3%'" 1 \
   "NaN-once trial: the crash message names the NaN loss and step 3"
-assert_sql "$DB" "SELECT state FROM trials WHERE id='$ONCE'" done "NaN-once trial is done"
+assert_sql "$DB" "SELECT state FROM trials WHERE id='$ONCE'" "done" "NaN-once trial is done"
 
 # NaN always: 1 + retries crashes, then failed.
 expected=$(printf 'crash%.0s,' $(seq $((RETRIES + 1))))

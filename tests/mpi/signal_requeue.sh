@@ -6,6 +6,7 @@
 # `revsweep resume` continues from the checkpoint (the first loss-curve point after resuming
 # is past the preempted step: training did not restart from step 0) and finishes with metrics
 # bit-identical to an uninterrupted run.
+# shellcheck source=tests/lib/test_lib.bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin signal_requeue
 

@@ -4,6 +4,7 @@
 # Proves: the sweep completes (exit 0), each trial is trained exactly once by a 2-rank group
 # (one 'done' attempt, ranks = 2), results are stored once per (trial, key), two groups
 # really ran side by side (overlapping attempts).
+# shellcheck source=tests/lib/test_lib.bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin sweep_two_groups
 

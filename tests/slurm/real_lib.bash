@@ -176,7 +176,7 @@ our_pids() {
   {
     pgrep -f -- "$re" || true
     for pid in $(pgrep -x slurmstepd; pgrep -x slurmd; pgrep -x slurmctld; pgrep -x munged; pgrep -x srun); do
-      tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$SLURM_CONF" && echo "$pid"
+      { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "SLURM_CONF=$SLURM_CONF" && echo "$pid"
     done
   } | sort -un | grep -vx -e "$$" -e "${BASHPID:-$$}" || true
 }
