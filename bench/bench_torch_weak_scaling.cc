@@ -99,8 +99,17 @@ int64_t Tokens(const TokenizedTask& task, int64_t batch, int64_t seed, int64_t f
   return tokens;
 }
 
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 struct Timed {
   double tokens_per_s = 0, seconds = 0;
+  // The same from the median step time (mean tokens per timed step / median step seconds):
+  // less sensitive to the bursts of a shared machine than the total.
+  double median_step_tokens_per_s = 0;
 };
 
 // Runs RunTrial and times steps warmup+1..N on the leader (other ranks return zeros).
@@ -123,7 +132,12 @@ Timed Run(const TrialConfig& trial, const TokenizedTask& task, Communicator& com
   if (comm.rank() != 0) return t;
   const int64_t n = r.total_steps;
   t.seconds = std::chrono::duration<double>(at.at(n) - at.at(warmup)).count();
-  t.tokens_per_s = Tokens(task, trial.train.batch_size, trial.train.seed, warmup, n) / t.seconds;
+  const int64_t tokens = Tokens(task, trial.train.batch_size, trial.train.seed, warmup, n);
+  t.tokens_per_s = tokens / t.seconds;
+  std::vector<double> step_s;
+  for (int64_t s = warmup + 1; s <= n; ++s)
+    step_s.push_back(std::chrono::duration<double>(at.at(s) - at.at(s - 1)).count());
+  t.median_step_tokens_per_s = static_cast<double>(tokens) / (n - warmup) / Median(step_s);
   return t;
 }
 
@@ -136,12 +150,6 @@ void IdleBarrier() {
     MPI_Test(&req, &done, MPI_STATUS_IGNORE);
     if (!done) usleep(2000);
   }
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 double LoadAvg() {
@@ -217,7 +225,7 @@ int main(int argc, char** argv) {
                 "%.2f\n",
                 model.c_str(), sz.n_layer, sz.n_head, sz.d_model, batch, size, rounds, steps,
                 warmup, bucket_mb, LoadAvg());
-  std::vector<double> one, many, ratio;
+  std::vector<double> one, many, ratio, one_med, many_med;
   MpiCommunicator world(MPI_COMM_WORLD);
   SelfCommunicator self;
   for (int r = 0; r < rounds; ++r) {
@@ -242,10 +250,13 @@ int main(int argc, char** argv) {
       one.push_back(t1.tokens_per_s);
       many.push_back(tk.tokens_per_s);
       ratio.push_back(tk.tokens_per_s / t1.tokens_per_s);
+      one_med.push_back(t1.median_step_tokens_per_s);
+      many_med.push_back(tk.median_step_tokens_per_s);
       std::printf("  round %d: 1 rank %8.0f tok/s (%.3f s), %d ranks %8.0f tok/s (%.3f s), "
-                  "speed-up %.3fx\n",
+                  "speed-up %.3fx; from median step times %.0f vs %.0f tok/s, %.3fx\n",
                   r + 1, t1.tokens_per_s, t1.seconds, size, tk.tokens_per_s, tk.seconds,
-                  ratio.back());
+                  ratio.back(), one_med.back(), many_med.back(),
+                  many_med.back() / one_med.back());
       std::fflush(stdout);
     }
   }
@@ -255,6 +266,8 @@ int main(int argc, char** argv) {
                 "%.3fx; efficiency %.1f%%\n",
                 Median(one), size, Median(many), Median(ratio),
                 100.0 * Median(many) / Median(one) / size);
+    std::printf("from median step times: 1 rank %.0f tok/s, %d ranks %.0f tok/s: %.3fx\n",
+                Median(one_med), size, Median(many_med), Median(many_med) / Median(one_med));
     std::printf("weak scaling %d ranks vs 1: %.2fx (goal >= %.2fx)\n", size,
                 Median(many) / Median(one), 0.925 * size);
   }

@@ -12,7 +12,7 @@ namespace revsweep {
 namespace {
 namespace fs = std::filesystem;
 
-TrialConfig Trial(int seed, int vocab = 300, int names = 4) {
+TrialConfig Trial(int seed, int vocab = 400, int names = 4) {
   Settings s;
   for (const SchemaEntry& e : TrialSchema()) s[e.key] = e.default_value;
   s["dataset.names_per_subset"] = int64_t{names};
@@ -43,7 +43,7 @@ TEST_F(SpmTest, TrainsOnceAndReusesTheCache) {
   EXPECT_EQ(a.task_path, b.task_path);
   EXPECT_EQ(a.train_tokens, b.train_tokens);
   // Different tokenizer settings: a new cache and a new tokenizer.
-  PreparedData c = PrepareTrialData(Trial(0, 280), dir_);
+  PreparedData c = PrepareTrialData(Trial(0, 420), dir_);
   EXPECT_NE(c.task_path, a.task_path);
   EXPECT_FALSE(c.tokenizer_cached);
   int tokenizers = 0;
