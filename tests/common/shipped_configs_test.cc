@@ -2,9 +2,6 @@
 // fails with a validation error is a bug. Loads each configs/*.yaml with LoadSweepConfig (from
 // the source tree, so relative dataset folders resolve as for a user) and checks it expands to
 // at least one trial. A few shipped configs also get checks of what their header promises.
-#include "common/sweep_config.h"
-#include "common/settings.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +10,9 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "common/settings.h"
+#include "common/sweep_config.h"
 
 namespace revsweep {
 namespace {
@@ -61,9 +61,9 @@ TEST_F(ShippedConfigsTest, EveryConfigLoadsAndHasTrials) {
   std::set<std::string> names;
   for (const fs::path& f : files) names.insert(f.filename().string());
   for (const char* expected :
-       {"quickstart.yaml", "example_commented.yaml", "exp1_paper.yaml", "exp1_scaling.yaml",
-        "exp1_mitigations.yaml", "exp3_instructions.yaml", "cluster_exp1_scaling.yaml",
-        "cluster_gpt2_sizes.yaml"}) {
+       {"quickstart.yaml", "example_commented.yaml", "exp1_paper.yaml", "exp1_paper_subset.yaml",
+        "exp1_scaling.yaml", "exp1_mitigations.yaml", "exp3_instructions.yaml",
+        "cluster_exp1_scaling.yaml", "cluster_gpt2_sizes.yaml"}) {
     EXPECT_EQ(names.count(expected), 1u) << "configs/" << expected << " is missing";
   }
   for (const fs::path& f : files) {
@@ -101,6 +101,22 @@ TEST_F(ShippedConfigsTest, ExperimentConfigsHaveTheStatedShape) {
   EXPECT_EQ(Values(exp3, "dataset.kind"), std::set<std::string>{"exp3"});
   EXPECT_EQ(Values(exp3, "dataset.instruction_order"),
             (std::set<std::string>{"answer_first", "question_first"}));
+}
+
+// exp1_paper_subset.yaml is the part of exp1_paper.yaml that ran on the development machine:
+// same sweep name and trial ids, so running the full config later in the same store only
+// trains the rest. Its fixed settings must stay identical to exp1_paper.yaml's.
+TEST_F(ShippedConfigsTest, PaperSubsetIsASubsetOfThePaperSweep) {
+  const SweepConfig paper = Load("configs/exp1_paper.yaml");
+  const SweepConfig subset = Load("configs/exp1_paper_subset.yaml");
+  EXPECT_EQ(subset.name, paper.name);
+  std::set<std::string> paper_ids;
+  for (const TrialConfig& t : paper.trials) paper_ids.insert(t.id);
+  ASSERT_FALSE(subset.trials.empty());
+  EXPECT_LT(subset.trials.size(), paper.trials.size());
+  for (const TrialConfig& t : subset.trials) {
+    EXPECT_EQ(paper_ids.count(t.id), 1u) << "subset trial " << t.id << " is not in exp1_paper.yaml";
+  }
 }
 
 // cluster_gpt2_sizes.yaml names placeholder checkpoint folders that users edit. Loading (and
