@@ -24,6 +24,7 @@
 //          [--steps N] [--per-rank-batch b] [--tol 1e-5]
 // Prints "dp equivalence K=<K> ...: PASS" (exit 0) or "... FAIL: <why>" (exit 1) on rank 0.
 #include <mpi.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,8 +36,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <torch/torch.h>
 
 #include "common/settings.h"
 #include "common/sweep_config.h"
@@ -104,7 +103,7 @@ using Params = std::map<std::string, torch::Tensor>;
 // checkpoints when the stop hook fires after the last step). Returns the leader's per-step
 // losses (empty on other ranks).
 std::vector<double> Train(const TrialConfig& trial, const TokenizedTask& task, Communicator& comm,
-           const std::string& dir, double bucket_mb, int64_t steps) {
+                          const std::string& dir, double bucket_mb, int64_t steps) {
   if (comm.rank() == 0) {
     fs::remove_all(dir);
     fs::create_directories(dir);
@@ -124,8 +123,8 @@ std::vector<double> Train(const TrialConfig& trial, const TokenizedTask& task, C
   TrainResult r = RunTrial(trial, task, comm, ctx, hooks);
   if (!r.preempted || r.end_step != steps)
     throw std::runtime_error("run stopped at step " + std::to_string(r.end_step) + " of " +
-                             std::to_string(steps) + " (preempted " +
-                             std::to_string(r.preempted) + ")");
+                             std::to_string(steps) + " (preempted " + std::to_string(r.preempted) +
+                             ")");
   return losses;
 }
 
@@ -205,9 +204,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     const bool has = i + 1 < argc;
-    if (a == "--steps" && has) steps = std::atoll(argv[++i]);
-    else if (a == "--per-rank-batch" && has) per_rank_batch = std::atoi(argv[++i]);
-    else if (a == "--tol" && has) tol = std::atof(argv[++i]);
+    if (a == "--steps" && has)
+      steps = std::atoll(argv[++i]);
+    else if (a == "--per-rank-batch" && has)
+      per_rank_batch = std::atoi(argv[++i]);
+    else if (a == "--tol" && has)
+      tol = std::atof(argv[++i]);
     else {
       if (rank == 0)
         std::fprintf(stderr, "usage: mpirun -np K %s [--steps N] [--per-rank-batch b] [--tol T]\n",
@@ -225,9 +227,8 @@ int main(int argc, char** argv) {
 
   char dir_buf[512] = {0};
   if (rank == 0) {
-    const std::string d = (fs::temp_directory_path() /
-                           ("revsweep_dp_equiv_" + std::to_string(getpid())))
-                              .string();
+    const std::string d =
+        (fs::temp_directory_path() / ("revsweep_dp_equiv_" + std::to_string(getpid()))).string();
     std::snprintf(dir_buf, sizeof dir_buf, "%s", d.c_str());
   }
   MPI_Bcast(dir_buf, sizeof dir_buf, MPI_CHAR, 0, MPI_COMM_WORLD);
@@ -276,8 +277,8 @@ int main(int argc, char** argv) {
       std::snprintf(buf, sizeof buf, "reported step losses differ by %.3g (relative)", loss_diff);
       fail = buf;
     } else if (moved.rel() < 100 * tol) {
-      std::snprintf(buf, sizeof buf,
-                    "parameters barely moved (max %.3g): the check has no power", moved.max_abs);
+      std::snprintf(buf, sizeof buf, "parameters barely moved (max %.3g): the check has no power",
+                    moved.max_abs);
       fail = buf;
     } else if (k > 1 && control.rel() < 100 * tol) {
       std::snprintf(buf, sizeof buf,
@@ -294,12 +295,13 @@ int main(int argc, char** argv) {
   MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (!fail.empty()) std::fprintf(stderr, "rank %d: %s\n", rank, fail.c_str());
   if (rank == 0) {
-    std::printf("dp equivalence K=%d, per-rank batch %d, %lld steps: max |dp - ref| %.3g "
-                "(%.3g relative, worst %s; %.3g without attention key biases), 4 KB buckets "
-                "%.3g, step losses %.3g, moved %.3g, control (batch %d) %.3g: %s\n",
-                k, per_rank_batch, static_cast<long long>(steps), dp.max_abs, dp.rel(),
-                dp.worst.c_str(), dp.max_abs_no_key_bias, dp_small.max_abs, loss_diff, moved.max_abs,
-                per_rank_batch, control.max_abs, any ? "FAIL" : "PASS");
+    std::printf(
+        "dp equivalence K=%d, per-rank batch %d, %lld steps: max |dp - ref| %.3g "
+        "(%.3g relative, worst %s; %.3g without attention key biases), 4 KB buckets "
+        "%.3g, step losses %.3g, moved %.3g, control (batch %d) %.3g: %s\n",
+        k, per_rank_batch, static_cast<long long>(steps), dp.max_abs, dp.rel(), dp.worst.c_str(),
+        dp.max_abs_no_key_bias, dp_small.max_abs, loss_diff, moved.max_abs, per_rank_batch,
+        control.max_abs, any ? "FAIL" : "PASS");
     fs::remove_all(base);
   }
   MPI_Finalize();

@@ -14,10 +14,11 @@
 // machine the medians mostly measure how often a rank waits for a descheduled peer, also the
 // least-disturbed (minimum) times. Throughput = gradient bytes / time.
 //
-// Usage: mpirun --allow-run-as-root --oversubscribe --bind-to core -np 2 \
+// Usage: mpirun --allow-run-as-root --oversubscribe --bind-to core -np 2
 //          bench_torch_grad_sync [--reps 40] [--models tiny,medium]
 // Prints per model: "grad sync / raw allreduce throughput ratio: X (goal >= 0.95)".
 #include <mpi.h>
+#include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
@@ -29,8 +30,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <torch/torch.h>
 
 #include "worker/gpt.h"
 #include "worker/grad_sync.h"
@@ -128,12 +127,13 @@ int main(int argc, char** argv) {
   std::string models_arg = "tiny,medium";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
-    else if (a == "--models" && i + 1 < argc) models_arg = argv[++i];
+    if (a == "--reps" && i + 1 < argc)
+      reps = std::atoi(argv[++i]);
+    else if (a == "--models" && i + 1 < argc)
+      models_arg = argv[++i];
     else {
       if (rank == 0)
-        std::fprintf(stderr, "usage: mpirun -np 2 %s [--reps N] [--models tiny,medium]\n",
-                     argv[0]);
+        std::fprintf(stderr, "usage: mpirun -np 2 %s [--reps N] [--models tiny,medium]\n", argv[0]);
       MPI_Finalize();
       return 2;
     }
@@ -217,16 +217,16 @@ int main(int argc, char** argv) {
                                             "raw + div", "pack only", "zero-copy"};
     std::vector<std::function<void()>> ops = {
         [&] {
-          MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(numel), MPI_FLOAT,
-                        MPI_SUM, MPI_COMM_WORLD);
+          MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(numel), MPI_FLOAT, MPI_SUM,
+                        MPI_COMM_WORLD);
         },
         [&] { sync25.AverageGradients(); },
         [&] { sync1.AverageGradients(); },
         [&] {
           torch::NoGradGuard ng;
           for (auto& p : params) {
-            MPI_Allreduce(MPI_IN_PLACE, p.grad().data_ptr(), static_cast<int>(p.numel()),
-                          MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+            MPI_Allreduce(MPI_IN_PLACE, p.grad().data_ptr(), static_cast<int>(p.numel()), MPI_FLOAT,
+                          MPI_SUM, MPI_COMM_WORLD);
             p.grad().div_(static_cast<double>(size));
           }
         },
@@ -259,18 +259,20 @@ int main(int argc, char** argv) {
         t[k].push_back(TimeCollective(ops[k]));
       }
     if (rank == 0) {
-      std::printf("%s (%dL/%dd, %lld params, %.1f MB of gradients, %zu tensors; %zu buckets at "
-                  "25MB, %zu at 1MB):\n",
-                  name.c_str(), ms.n_layer, ms.d_model, static_cast<long long>(numel),
-                  bytes / 1e6, params.size(), sync25.num_buckets(), sync1.num_buckets());
+      std::printf(
+          "%s (%dL/%dd, %lld params, %.1f MB of gradients, %zu tensors; %zu buckets at "
+          "25MB, %zu at 1MB):\n",
+          name.c_str(), ms.n_layer, ms.d_model, static_cast<long long>(numel), bytes / 1e6,
+          params.size(), sync25.num_buckets(), sync1.num_buckets());
       const double raw = Median(t[0]);
       for (size_t j = 0; j < ops.size(); ++j) {
         const double m = Median(t[j]);
         const double lo = *std::min_element(t[j].begin(), t[j].end());
         const double hi = *std::max_element(t[j].begin(), t[j].end());
-        std::printf("  %-10s median %8.3f ms  %6.2f GB/s  throughput vs raw %.3f   (min %.3f ms, "
-                    "max %.3f ms)\n",
-                    names[j].c_str(), m * 1e3, bytes / m / 1e9, raw / m, lo * 1e3, hi * 1e3);
+        std::printf(
+            "  %-10s median %8.3f ms  %6.2f GB/s  throughput vs raw %.3f   (min %.3f ms, "
+            "max %.3f ms)\n",
+            names[j].c_str(), m * 1e3, bytes / m / 1e9, raw / m, lo * 1e3, hi * 1e3);
       }
       char line[200];
       std::snprintf(line, sizeof line,

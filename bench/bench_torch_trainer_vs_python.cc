@@ -21,6 +21,7 @@
 #include <malloc.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,8 +37,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <torch/torch.h>
 
 #include "common/settings.h"
 #include "common/sweep_config.h"
@@ -147,8 +146,8 @@ void WriteSpec(const std::string& path, const TrialConfig& trial, const Tokenize
     << "lr " << o.lr << " min_lr " << o.min_lr << " warmup " << o.warmup_steps << " beta1 "
     << o.beta1 << " beta2 " << o.beta2 << " weight_decay " << o.weight_decay << " grad_clip "
     << o.grad_clip << " seed " << o.seed << " completion_only "
-    << (o.loss_on == "completion" ? 1 : 0) << " total_steps " << steps.size()
-    << " cproj_scaled " << (cproj_scaled ? 1 : 0) << "\n";
+    << (o.loss_on == "completion" ? 1 : 0) << " total_steps " << steps.size() << " cproj_scaled "
+    << (cproj_scaled ? 1 : 0) << "\n";
   f << "docs " << task.train.size() << "\n";
   for (const auto& d : task.train) {
     f << d.prompt.size();
@@ -201,8 +200,8 @@ RoundResult RunCpp(const TrialConfig& trial, const TokenizedTask& task,
   return r;
 }
 
-RoundResult RunPython(const std::string& python, const std::string& script,
-                      const std::string& spec, int warmup, bool malloc_env) {
+RoundResult RunPython(const std::string& python, const std::string& script, const std::string& spec,
+                      int warmup, bool malloc_env) {
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t fa;
@@ -210,8 +209,8 @@ RoundResult RunPython(const std::string& python, const std::string& script,
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   posix_spawn_file_actions_addclose(&fa, fds[1]);
-  std::vector<std::string> args = {python, script, spec, "--threads", "1", "--warmup",
-                                   std::to_string(warmup)};
+  std::vector<std::string> args = {
+      python, script, spec, "--threads", "1", "--warmup", std::to_string(warmup)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -250,11 +249,16 @@ RoundResult RunPython(const std::string& python, const std::string& script,
   std::string key;
   double v;
   while (in >> key >> v) {
-    if (key == "tokens_per_s") r.tokens_per_s = v;
-    else if (key == "seconds") r.seconds = v;
-    else if (key == "cpu_seconds") r.cpu_seconds = v;
-    else if (key == "loss_first") r.loss_first = v;
-    else if (key == "loss_last") r.loss_last = v;
+    if (key == "tokens_per_s")
+      r.tokens_per_s = v;
+    else if (key == "seconds")
+      r.seconds = v;
+    else if (key == "cpu_seconds")
+      r.cpu_seconds = v;
+    else if (key == "loss_first")
+      r.loss_first = v;
+    else if (key == "loss_last")
+      r.loss_last = v;
   }
   if (r.tokens_per_s <= 0) throw std::runtime_error("no tokens_per_s in: " + out);
   return r;
@@ -303,15 +307,24 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--sizes") sizes_arg = next();
-    else if (a == "--rounds") rounds = std::stoi(next());
-    else if (a == "--steps") steps = std::stoi(next());
-    else if (a == "--warmup") warmup = std::stoi(next());
-    else if (a == "--batch") batch = std::stoi(next());
-    else if (a == "--python") python = next();
-    else if (a == "--script") script = next();
-    else if (a == "--cpp-mallopt") cpp_mallopt = true;
-    else if (a == "--py-malloc-env") py_malloc_env = true;
+    if (a == "--sizes")
+      sizes_arg = next();
+    else if (a == "--rounds")
+      rounds = std::stoi(next());
+    else if (a == "--steps")
+      steps = std::stoi(next());
+    else if (a == "--warmup")
+      warmup = std::stoi(next());
+    else if (a == "--batch")
+      batch = std::stoi(next());
+    else if (a == "--python")
+      python = next();
+    else if (a == "--script")
+      script = next();
+    else if (a == "--cpp-mallopt")
+      cpp_mallopt = true;
+    else if (a == "--py-malloc-env")
+      py_malloc_env = true;
     else {
       std::fprintf(stderr,
                    "usage: %s [--sizes nano,micro,tiny] [--rounds N] [--steps N] [--warmup N] "
@@ -341,13 +354,14 @@ int main(int argc, char** argv) {
   }
   setenv("OMP_NUM_THREADS", "1", 1);
   at::set_num_threads(1);
-  const fs::path tmp = fs::temp_directory_path() /
-                       ("revsweep_bench_tvp_" + std::to_string(getpid()));
+  const fs::path tmp =
+      fs::temp_directory_path() / ("revsweep_bench_tvp_" + std::to_string(getpid()));
   fs::create_directories(tmp);
-  std::printf("trainer vs python: %d rounds x %d steps (%d warmup), batch %d, 1 thread each, "
-              "C++ malloc %s, Python malloc %s, load average %.2f\n",
-              rounds, steps, warmup, batch, cpp_mallopt ? "tuned (--cpp-mallopt)" : "default",
-              py_malloc_env ? "tuned (--py-malloc-env)" : "default", LoadAvg());
+  std::printf(
+      "trainer vs python: %d rounds x %d steps (%d warmup), batch %d, 1 thread each, "
+      "C++ malloc %s, Python malloc %s, load average %.2f\n",
+      rounds, steps, warmup, batch, cpp_mallopt ? "tuned (--cpp-mallopt)" : "default",
+      py_malloc_env ? "tuned (--py-malloc-env)" : "default", LoadAvg());
   int rc = 0;
   std::vector<std::string> summary;
   for (const std::string& name : Split(sizes_arg, ',')) {
@@ -362,8 +376,9 @@ int main(int argc, char** argv) {
     const std::string spec = (tmp / (name + ".spec")).string();
     const bool scaled = CprojScaled(trial, task);
     if (!scaled && name == Split(sizes_arg, ',').front())
-      std::printf("  note: worker/gpt.cc leaves c_proj.weight at std 0.02 (GPT-2's "
-                  "0.02/sqrt(2 n_layer) not applied); the Python reference does the same\n");
+      std::printf(
+          "  note: worker/gpt.cc leaves c_proj.weight at std 0.02 (GPT-2's "
+          "0.02/sqrt(2 n_layer) not applied); the Python reference does the same\n");
     WriteSpec(spec, trial, task, sched, scaled);
     std::vector<double> cpp, py, ratio, cpu_ratio;
     RoundResult last_c, last_p;
@@ -380,10 +395,11 @@ int main(int argc, char** argv) {
       py.push_back(p.tokens_per_s);
       ratio.push_back(c.tokens_per_s / p.tokens_per_s);
       cpu_ratio.push_back(p.cpu_seconds / c.cpu_seconds);
-      std::printf("  %-5s round %d: C++ %8.0f tok/s (%.3f s wall, %.3f s cpu), Python %8.0f "
-                  "tok/s (%.3f s wall, %.3f s cpu), ratio %.3f (cpu %.3f)\n",
-                  name.c_str(), r + 1, c.tokens_per_s, c.seconds, c.cpu_seconds,
-                  p.tokens_per_s, p.seconds, p.cpu_seconds, ratio.back(), cpu_ratio.back());
+      std::printf(
+          "  %-5s round %d: C++ %8.0f tok/s (%.3f s wall, %.3f s cpu), Python %8.0f "
+          "tok/s (%.3f s wall, %.3f s cpu), ratio %.3f (cpu %.3f)\n",
+          name.c_str(), r + 1, c.tokens_per_s, c.seconds, c.cpu_seconds, p.tokens_per_s, p.seconds,
+          p.cpu_seconds, ratio.back(), cpu_ratio.back());
       std::fflush(stdout);
       last_c = c;
       last_p = p;

@@ -12,11 +12,12 @@
 // (computed from RunTrial's own EpochPermutation order). Model set-up and the (empty) final
 // evaluation are outside the timed span. Rounds alternate which of the two goes first.
 //
-// Usage: OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe --bind-to core -np 2 \
+// Usage: OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe --bind-to core -np 2
 //          -x OMP_NUM_THREADS bench_torch_weak_scaling [--model tiny] [--batch 16]
 //          [--steps 25] [--warmup 3] [--rounds 5] [--bucket-mb 25]
 // Prints: "weak scaling 2 ranks vs 1: X.XXx (goal >= 1.85x)".
 #include <mpi.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,8 +31,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <torch/torch.h>
 
 #include "common/settings.h"
 #include "common/sweep_config.h"
@@ -86,8 +85,7 @@ TrialConfig MakeTrial(const Size& s, int global_batch) {
 }
 
 // Counted targets of steps [from, to) (0-based), in RunTrial's order (epochs = 1).
-int64_t Tokens(const TokenizedTask& task, int64_t batch, int64_t seed, int64_t from,
-               int64_t to) {
+int64_t Tokens(const TokenizedTask& task, int64_t batch, int64_t seed, int64_t from, int64_t to) {
   const int64_t n = static_cast<int64_t>(task.train.size());
   auto perm = EpochPermutation(n, seed, 0);
   int64_t tokens = 0;
@@ -185,12 +183,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     const bool has = i + 1 < argc;
-    if (a == "--model" && has) model = argv[++i];
-    else if (a == "--batch" && has) batch = std::atoi(argv[++i]);
-    else if (a == "--steps" && has) steps = std::atoi(argv[++i]);
-    else if (a == "--warmup" && has) warmup = std::atoi(argv[++i]);
-    else if (a == "--rounds" && has) rounds = std::atoi(argv[++i]);
-    else if (a == "--bucket-mb" && has) bucket_mb = std::atof(argv[++i]);
+    if (a == "--model" && has)
+      model = argv[++i];
+    else if (a == "--batch" && has)
+      batch = std::atoi(argv[++i]);
+    else if (a == "--steps" && has)
+      steps = std::atoi(argv[++i]);
+    else if (a == "--warmup" && has)
+      warmup = std::atoi(argv[++i]);
+    else if (a == "--rounds" && has)
+      rounds = std::atoi(argv[++i]);
+    else if (a == "--bucket-mb" && has)
+      bucket_mb = std::atof(argv[++i]);
     else {
       if (rank == 0)
         std::fprintf(stderr,
@@ -219,20 +223,20 @@ int main(int argc, char** argv) {
   // resumes from whatever it finds there; checkpointing is off, so they stay empty).
   char dir_buf[512] = {0};
   if (rank == 0) {
-    const std::string d = (fs::temp_directory_path() /
-                           ("revsweep_bench_ws_" + std::to_string(getpid())))
-                              .string();
+    const std::string d =
+        (fs::temp_directory_path() / ("revsweep_bench_ws_" + std::to_string(getpid()))).string();
     std::snprintf(dir_buf, sizeof dir_buf, "%s", d.c_str());
   }
   MPI_Bcast(dir_buf, sizeof dir_buf, MPI_CHAR, 0, MPI_COMM_WORLD);
   const std::string base = std::string(dir_buf) + "_r" + std::to_string(rank);
 
   if (rank == 0)
-    std::printf("weak scaling: model %s (%dL/%dH/%dd), per-rank batch %d, %d ranks, %d rounds "
-                "x %d steps (%d warmup), bucket %.0f MB, 1 thread per rank, load average "
-                "%.2f\n",
-                model.c_str(), sz.n_layer, sz.n_head, sz.d_model, batch, size, rounds, steps,
-                warmup, bucket_mb, LoadAvg());
+    std::printf(
+        "weak scaling: model %s (%dL/%dH/%dd), per-rank batch %d, %d ranks, %d rounds "
+        "x %d steps (%d warmup), bucket %.0f MB, 1 thread per rank, load average "
+        "%.2f\n",
+        model.c_str(), sz.n_layer, sz.n_head, sz.d_model, batch, size, rounds, steps, warmup,
+        bucket_mb, LoadAvg());
   std::vector<double> one, many, ratio, one_med, many_med, one_p90, many_p90;
   MpiCommunicator world(MPI_COMM_WORLD);
   SelfCommunicator self;
@@ -262,25 +266,26 @@ int main(int argc, char** argv) {
       many_med.push_back(tk.median_step_tokens_per_s);
       one_p90.push_back(t1.p90_step_tokens_per_s);
       many_p90.push_back(tk.p90_step_tokens_per_s);
-      std::printf("  round %d: 1 rank %8.0f tok/s (%.3f s), %d ranks %8.0f tok/s (%.3f s), "
-                  "speed-up %.3fx; median step %.3fx; p90 step %.3fx\n",
-                  r + 1, t1.tokens_per_s, t1.seconds, size, tk.tokens_per_s, tk.seconds,
-                  ratio.back(), many_med.back() / one_med.back(),
-                  many_p90.back() / one_p90.back());
+      std::printf(
+          "  round %d: 1 rank %8.0f tok/s (%.3f s), %d ranks %8.0f tok/s (%.3f s), "
+          "speed-up %.3fx; median step %.3fx; p90 step %.3fx\n",
+          r + 1, t1.tokens_per_s, t1.seconds, size, tk.tokens_per_s, tk.seconds, ratio.back(),
+          many_med.back() / one_med.back(), many_p90.back() / one_p90.back());
       std::fflush(stdout);
     }
   }
   if (rank == 0) {
     std::printf("load average at end %.2f\n", LoadAvg());
-    std::printf("medians: 1 rank %.0f tok/s, %d ranks %.0f tok/s; median per-round speed-up "
-                "%.3fx; efficiency %.1f%%\n",
-                Median(one), size, Median(many), Median(ratio),
-                100.0 * Median(many) / Median(one) / size);
+    std::printf(
+        "medians: 1 rank %.0f tok/s, %d ranks %.0f tok/s; median per-round speed-up "
+        "%.3fx; efficiency %.1f%%\n",
+        Median(one), size, Median(many), Median(ratio), 100.0 * Median(many) / Median(one) / size);
     std::printf("from median step times: 1 rank %.0f tok/s, %d ranks %.0f tok/s: %.3fx\n",
                 Median(one_med), size, Median(many_med), Median(many_med) / Median(one_med));
-    std::printf("least-disturbed steps (p90 of per-step tok/s): 1 rank %.0f, %d ranks %.0f: "
-                "%.3fx\n",
-                Median(one_p90), size, Median(many_p90), Median(many_p90) / Median(one_p90));
+    std::printf(
+        "least-disturbed steps (p90 of per-step tok/s): 1 rank %.0f, %d ranks %.0f: "
+        "%.3fx\n",
+        Median(one_p90), size, Median(many_p90), Median(many_p90) / Median(one_p90));
     std::printf("weak scaling %d ranks vs 1: %.2fx (goal >= %.2fx)\n", size,
                 Median(many) / Median(one), 0.925 * size);
   }

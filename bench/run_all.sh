@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark (and the data-parallel equivalence check) with the launch lines they
 # need, keeps each one's full output under a log folder and prints their summary lines (the
-# lines with a goal, PASS or FAIL). Every benchmark measures its own baseline in the same run,
+# lines with a goal, PASS or FAIL, and the least-disturbed / median-step estimates that go
+# with them). Every benchmark measures its own baseline in the same run,
 # so the figures are ratios; on a shared machine expect run-to-run spread (see
 # docs/PERFORMANCE.md).
 #
@@ -62,7 +63,7 @@ run() {
   "$@" >"$log" 2>&1
   rc=$?
   summary+=("== $name ($((SECONDS - t0)) s, exit $rc): $*")
-  while IFS= read -r line; do summary+=("   $line"); done < <(grep -E 'goal|PASS|FAIL' "$log")
+  while IFS= read -r line; do summary+=("   $line"); done < <(grep -E 'goal|PASS|FAIL|least-disturbed|from median step' "$log")
   if ((rc != 0)); then
     summary+=("   FAILED (exit $rc), last lines of $log:")
     while IFS= read -r line; do summary+=("     $line"); done < <(tail -5 "$log")

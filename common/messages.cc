@@ -21,11 +21,11 @@ double FromNum(const json& j) {
 }  // namespace
 
 std::string Encode(const AssignMsg& m) {
-  return json{{"trial_id", m.trial_id},       {"settings", m.settings_json},
-              {"task_path", m.task_path},     {"checkpoint_dir", m.checkpoint_dir},
-              {"attempt_id", m.attempt_id},   {"attempt_number", m.attempt_number},
-              {"ranks", m.ranks},             {"comm_tag", m.comm_tag},
-              {"bucket_mb", m.bucket_mb},     {"progress_every_s", m.progress_every_s}}
+  return json{{"trial_id", m.trial_id},     {"settings", m.settings_json},
+              {"task_path", m.task_path},   {"checkpoint_dir", m.checkpoint_dir},
+              {"attempt_id", m.attempt_id}, {"attempt_number", m.attempt_number},
+              {"ranks", m.ranks},           {"comm_tag", m.comm_tag},
+              {"bucket_mb", m.bucket_mb},   {"progress_every_s", m.progress_every_s}}
       .dump();
 }
 AssignMsg DecodeAssign(const std::string& s) {
@@ -55,11 +55,15 @@ CancelMsg DecodeCancel(const std::string& s) {
 std::string Encode(const ProgressMsg& m) {
   json curve = json::array();
   for (const auto& [step, loss] : m.curve) curve.push_back({step, Num(loss)});
-  return json{{"attempt_id", m.attempt_id}, {"start_step", m.start_step},
+  return json{{"attempt_id", m.attempt_id},
+              {"start_step", m.start_step},
               {"trial_id", m.row.trial_id},
-              {"step", m.row.step},         {"total_steps", m.row.total_steps},
-              {"loss", Num(m.row.loss)},    {"tokens_per_s", m.row.tokens_per_s},
-              {"elapsed_s", m.row.elapsed_s}, {"curve", curve}}
+              {"step", m.row.step},
+              {"total_steps", m.row.total_steps},
+              {"loss", Num(m.row.loss)},
+              {"tokens_per_s", m.row.tokens_per_s},
+              {"elapsed_s", m.row.elapsed_s},
+              {"curve", curve}}
       .dump();
 }
 ProgressMsg DecodeProgress(const std::string& s) {
@@ -73,15 +77,19 @@ ProgressMsg DecodeProgress(const std::string& s) {
   m.row.loss = FromNum(j.at("loss"));
   m.row.tokens_per_s = j.at("tokens_per_s");
   m.row.elapsed_s = j.at("elapsed_s");
-  for (const auto& p : j.at("curve")) m.curve.emplace_back(p.at(0).get<int64_t>(), FromNum(p.at(1)));
+  for (const auto& p : j.at("curve"))
+    m.curve.emplace_back(p.at(0).get<int64_t>(), FromNum(p.at(1)));
   return m;
 }
 
 std::string Encode(const ResultMsg& m) {
   json metrics = json::object();
   for (const auto& [k, v] : m.metrics) metrics[k] = Num(v);
-  return json{{"trial_id", m.trial_id}, {"attempt_id", m.attempt_id}, {"metrics", metrics},
-              {"params", m.params},     {"end_step", m.end_step}}
+  return json{{"trial_id", m.trial_id},
+              {"attempt_id", m.attempt_id},
+              {"metrics", metrics},
+              {"params", m.params},
+              {"end_step", m.end_step}}
       .dump();
 }
 ResultMsg DecodeResult(const std::string& s) {
@@ -96,8 +104,10 @@ ResultMsg DecodeResult(const std::string& s) {
 }
 
 std::string Encode(const FailedMsg& m) {
-  return json{{"trial_id", m.trial_id}, {"attempt_id", m.attempt_id},
-              {"outcome", OutcomeName(m.outcome)}, {"message", m.message},
+  return json{{"trial_id", m.trial_id},
+              {"attempt_id", m.attempt_id},
+              {"outcome", OutcomeName(m.outcome)},
+              {"message", m.message},
               {"end_step", m.end_step}}
       .dump();
 }

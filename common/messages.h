@@ -39,16 +39,16 @@ struct AssignMsg {
   std::string task_path;       // token cache written by `revsweep prepare`
   std::string checkpoint_dir;  // <run dir>/trials/<id>/checkpoints
   int64_t attempt_id = 0;
-  int attempt_number = 1;      // 1-based count of this trial's attempts
-  std::vector<int> ranks;      // world ranks of the group, ascending; ranks[0] leads
-  int comm_tag = 0;            // tag for MPI_Comm_create_group, unique per assignment
+  int attempt_number = 1;  // 1-based count of this trial's attempts
+  std::vector<int> ranks;  // world ranks of the group, ascending; ranks[0] leads
+  int comm_tag = 0;        // tag for MPI_Comm_create_group, unique per assignment
   double bucket_mb = 25;
   double progress_every_s = 2;
 };
 
 struct CancelMsg {
   std::string trial_id;
-  std::string reason;          // "timeout" | "preempted"
+  std::string reason;  // "timeout" | "preempted"
 };
 
 struct ProgressMsg {

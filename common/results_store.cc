@@ -15,8 +15,7 @@ namespace revsweep {
 namespace {
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // A prepared statement with RAII finalize. Errors become std::runtime_error carrying
@@ -217,10 +216,14 @@ constexpr const char* kAttemptCols =
 
 const char* TrialStateName(TrialState s) {
   switch (s) {
-    case TrialState::kPending: return "pending";
-    case TrialState::kRunning: return "running";
-    case TrialState::kDone: return "done";
-    case TrialState::kFailed: return "failed";
+    case TrialState::kPending:
+      return "pending";
+    case TrialState::kRunning:
+      return "running";
+    case TrialState::kDone:
+      return "done";
+    case TrialState::kFailed:
+      return "failed";
   }
   return "pending";
 }
@@ -234,14 +237,22 @@ TrialState TrialStateFromName(const std::string& s) {
 
 const char* OutcomeName(Outcome o) {
   switch (o) {
-    case Outcome::kRunning: return "running";
-    case Outcome::kDone: return "done";
-    case Outcome::kFailed: return "failed";
-    case Outcome::kCrash: return "crash";
-    case Outcome::kTimeout: return "timeout";
-    case Outcome::kPreempted: return "preempted";
-    case Outcome::kLost: return "lost";
-    case Outcome::kFatal: return "fatal";
+    case Outcome::kRunning:
+      return "running";
+    case Outcome::kDone:
+      return "done";
+    case Outcome::kFailed:
+      return "failed";
+    case Outcome::kCrash:
+      return "crash";
+    case Outcome::kTimeout:
+      return "timeout";
+    case Outcome::kPreempted:
+      return "preempted";
+    case Outcome::kLost:
+      return "lost";
+    case Outcome::kFatal:
+      return "fatal";
   }
   return "running";
 }
@@ -258,15 +269,16 @@ ResultsStore::ResultsStore(const std::string& path, bool readonly)
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::is_directory(path, ec))
-    throw UserError(path, 0, 0, "", "store path is a directory; give a file such as " + path +
-                                        "/revsweep.db");
+    throw UserError(path, 0, 0, "",
+                    "store path is a directory; give a file such as " + path + "/revsweep.db");
   fs::path parent = fs::absolute(path, ec).parent_path();
   if (readonly) {
     if (!fs::exists(path, ec)) throw UserError(path, 0, 0, "", "no store here (run a sweep first)");
   } else {
     fs::create_directories(parent, ec);
-    if (ec) throw UserError(path, 0, 0, "", "cannot create folder " + parent.string() + ": " +
-                                               ec.message());
+    if (ec)
+      throw UserError(path, 0, 0, "",
+                      "cannot create folder " + parent.string() + ": " + ec.message());
     if (access(parent.c_str(), W_OK) != 0 || (fs::exists(path) && access(path.c_str(), W_OK) != 0))
       throw UserError(path, 0, 0, "", "store is not writable");
   }
@@ -282,10 +294,10 @@ ResultsStore::ResultsStore(const std::string& path, bool readonly)
     // Reading the schema also detects a file that is not a SQLite database.
     int version = ReadVersion(db_);
     if (version > kStoreSchemaVersion)
-      throw UserError(path, 0, 0, "", "store has schema version " + std::to_string(version) +
-                                          ", newer than this revsweep (" +
-                                          std::to_string(kStoreSchemaVersion) +
-                                          "); use a newer revsweep or another store");
+      throw UserError(path, 0, 0, "",
+                      "store has schema version " + std::to_string(version) +
+                          ", newer than this revsweep (" + std::to_string(kStoreSchemaVersion) +
+                          "); use a newer revsweep or another store");
     if (!readonly) {
       const char* env = getenv("REVSWEEP_JOURNAL_MODE");
       std::string mode = env ? env : (OnNetworkFilesystem(parent.string()) ? "DELETE" : "WAL");
@@ -294,8 +306,9 @@ ResultsStore::ResultsStore(const std::string& path, bool readonly)
       ExecSql(db_, "PRAGMA synchronous=FULL");
       if (version < kStoreSchemaVersion) MigrateTo(db_, kStoreSchemaVersion);
     } else if (version < kStoreSchemaVersion) {
-      throw UserError(path, 0, 0, "", "store has schema version " + std::to_string(version) +
-                                          "; open it once read-write (any revsweep run) to migrate");
+      throw UserError(path, 0, 0, "",
+                      "store has schema version " + std::to_string(version) +
+                          "; open it once read-write (any revsweep run) to migrate");
     }
   } catch (const std::runtime_error& e) {
     sqlite3_close(db_);
@@ -445,11 +458,9 @@ bool ResultsStore::FinishTrial(const std::string& trial_id, int64_t attempt_id,
     res.Reset();
     res.Bind(1, trial_id).Bind(2, k).Bind(3, v).Run();
   }
-  Stmt att(db_,
-           "UPDATE attempts SET outcome='done', ended_at=?, end_step=? WHERE id=?");
+  Stmt att(db_, "UPDATE attempts SET outcome='done', ended_at=?, end_step=? WHERE id=?");
   att.Bind(1, now).Bind(2, end_step).Bind(3, attempt_id).Run();
-  Stmt tr(db_,
-          "UPDATE trials SET state='done', params=?, last_error='', updated_at=? WHERE id=?");
+  Stmt tr(db_, "UPDATE trials SET state='done', params=?, last_error='', updated_at=? WHERE id=?");
   tr.Bind(1, params).Bind(2, now).Bind(3, trial_id).Run();
   txn.Commit();
   return true;
@@ -475,8 +486,9 @@ void ResultsStore::EndAttempt(int64_t attempt_id, Outcome outcome, const std::st
 }
 
 std::vector<AttemptRow> ResultsStore::Attempts(const std::string& trial_id) {
-  Stmt s(db_, (std::string("SELECT ") + kAttemptCols + " FROM attempts WHERE trial_id=? ORDER BY id")
-                  .c_str());
+  Stmt s(db_,
+         (std::string("SELECT ") + kAttemptCols + " FROM attempts WHERE trial_id=? ORDER BY id")
+             .c_str());
   s.Bind(1, trial_id);
   std::vector<AttemptRow> out;
   while (s.Step()) out.push_back(ReadAttempt(s));

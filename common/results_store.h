@@ -37,23 +37,23 @@ struct TrialRow {
   std::string id;
   Settings settings;
   TrialState state = TrialState::kPending;
-  double cost = 0;          // estimated work: params x tokens x epochs
-  int64_t params = 0;       // parameter count (0 until known)
+  double cost = 0;     // estimated work: params x tokens x epochs
+  int64_t params = 0;  // parameter count (0 until known)
   int attempts = 0;
   std::string last_error;
-  double updated_at = 0;    // unix seconds
+  double updated_at = 0;  // unix seconds
 };
 
 struct AttemptRow {
   int64_t id = 0;
   std::string trial_id;
-  std::string job_id;       // "local-<pid>@host" or a Slurm job id
-  int slurm_restart = 0;    // SLURM_RESTART_COUNT
+  std::string job_id;     // "local-<pid>@host" or a Slurm job id
+  int slurm_restart = 0;  // SLURM_RESTART_COUNT
   int ranks = 0;
   double started_at = 0, ended_at = 0;
   Outcome outcome = Outcome::kRunning;
   std::string message;
-  int64_t start_step = 0;   // step resumed from (0 = fresh)
+  int64_t start_step = 0;  // step resumed from (0 = fresh)
   int64_t end_step = 0;
 };
 
@@ -66,10 +66,10 @@ struct ProgressRow {
 struct JobRow {
   std::string job_id;
   std::string sweep;
-  std::string kind;         // local | slurm
-  std::string state;        // last known scheduler state
+  std::string kind;   // local | slurm
+  std::string state;  // last known scheduler state
   double submitted_at = 0;
-  std::string info;         // free text: reason, restarts, node list
+  std::string info;  // free text: reason, restarts, node list
 };
 
 class ResultsStore {
@@ -108,12 +108,11 @@ class ResultsStore {
   // Writes all metrics, closes the attempt as done and marks the trial done, in one
   // transaction. Idempotent: a second call for a done trial changes nothing and returns false.
   bool FinishTrial(const std::string& trial_id, int64_t attempt_id,
-                   const std::map<std::string, double>& metrics, int64_t params,
-                   int64_t end_step);
+                   const std::map<std::string, double>& metrics, int64_t params, int64_t end_step);
   // Closes the attempt with `outcome`; the trial goes to `next` (pending for a retry,
   // failed when its budget is spent).
-  void EndAttempt(int64_t attempt_id, Outcome outcome, const std::string& message,
-                  TrialState next, int64_t end_step);
+  void EndAttempt(int64_t attempt_id, Outcome outcome, const std::string& message, TrialState next,
+                  int64_t end_step);
   // Attempts left running by jobs that are gone: outcome lost, trial back to pending.
   // `alive(job_id)` says whether a job still exists. Returns the number recovered.
   template <typename Alive>

@@ -1,7 +1,7 @@
 // Part of the revsweep_spm target: the only code that links sentencepiece.
+#include <fcntl.h>
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,8 +28,8 @@ std::string TrainOrReuseTokenizer(const TextTask& task, const TokenizerOptions& 
                                   const std::string& cache_dir, bool* reused) {
   std::string corpus;
   for (const TextDoc& d : task.train) corpus += d.prompt + d.completion + "\n";
-  std::string key = opt.type + ":" + std::to_string(opt.vocab_size) + ":" + kDataCacheVersion + ":" +
-                    corpus;
+  std::string key =
+      opt.type + ":" + std::to_string(opt.vocab_size) + ":" + kDataCacheVersion + ":" + corpus;
   std::string dir = cache_dir + "/tok-" + Hex64(Fnv1a64(key.data(), key.size()));
   std::string model = dir + "/spm.model";
   *reused = fs::exists(model);
@@ -41,8 +41,8 @@ std::string TrainOrReuseTokenizer(const TextTask& task, const TokenizerOptions& 
   // identity normalization and no dummy prefix: text round-trips exactly and a prompt's ids
   // followed by its completion's ids equal the ids of the whole document.
   std::string args = "--input=" + corpus_path + " --model_prefix=" + tmp_prefix +
-                     " --model_type=" + opt.type + " --vocab_size=" +
-                     std::to_string(opt.vocab_size) +
+                     " --model_type=" + opt.type +
+                     " --vocab_size=" + std::to_string(opt.vocab_size) +
                      " --hard_vocab_limit=false --character_coverage=1.0 --byte_fallback=true"
                      " --normalization_rule_name=identity --add_dummy_prefix=false"
                      " --remove_extra_whitespaces=false --split_digits=true"
@@ -151,7 +151,8 @@ PreparedData PrepareTrialData(const TrialConfig& trial, const std::string& cache
     tok.decoder = "sentencepiece";
     for (int i = 0; i < tok.vocab_size; ++i) tok.pieces.push_back(sp.IdToPiece(i));
     tok.key = DataKey(trial);
-    for (const TextDoc& d : text.train) tok.train.push_back({Encode(sp, d.prompt), Encode(sp, d.completion)});
+    for (const TextDoc& d : text.train)
+      tok.train.push_back({Encode(sp, d.prompt), Encode(sp, d.completion)});
     if (text.token_reverse) {
       // Reverse training by token (Golovneva et al. 2024): a reversed copy of every document.
       size_t n = tok.train.size();
@@ -166,14 +167,16 @@ PreparedData PrepareTrialData(const TrialConfig& trial, const std::string& cache
       for (const EvalSet& s : sets) {
         TokEvalSet ts;
         ts.cell = s.cell;
-        for (const EvalItem& it : s.items) ts.items.push_back({Encode(sp, it.prompt), it.target, it.group});
+        for (const EvalItem& it : s.items)
+          ts.items.push_back({Encode(sp, it.prompt), it.target, it.group});
         dst->push_back(std::move(ts));
       }
     };
     convert(text.evals, &tok.evals);
     convert(text.chance, &tok.chance);
     for (const LikelihoodItem& l : text.likelihood)
-      tok.likelihood.push_back({Encode(sp, l.prompt), Encode(sp, l.correct), Encode(sp, l.random), l.group});
+      tok.likelihood.push_back(
+          {Encode(sp, l.prompt), Encode(sp, l.correct), Encode(sp, l.random), l.group});
     WriteTokenizedTask(out.task_path, tok);
   }
   return FinishPrepared(tok, trial, out);
@@ -192,8 +195,8 @@ static PreparedData FinishPrepared(const TokenizedTask& tok, const TrialConfig& 
   for (const auto& s : tok.evals)
     for (const auto& it : s.items) longest_eval = std::max<int>(longest_eval, it.prompt.size() + 1);
   for (const auto& l : tok.likelihood)
-    longest_eval = std::max<int>(longest_eval, l.prompt.size() + 1 +
-                                                   std::max(l.correct.size(), l.random.size()));
+    longest_eval = std::max<int>(longest_eval,
+                                 l.prompt.size() + 1 + std::max(l.correct.size(), l.random.size()));
   out.block_size = std::max(longest, longest_eval + trial.train.eval_max_new_tokens);
   out.train_docs = static_cast<int64_t>(tok.train.size());
   return out;

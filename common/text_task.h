@@ -45,10 +45,10 @@ struct LikelihoodItem {
 struct TextTask {
   std::vector<TextDoc> train;
   std::vector<EvalSet> evals;
-  std::vector<EvalSet> chance;                // randomized completions (chance baseline)
-  std::vector<LikelihoodItem> likelihood;     // Experiment 1: p2d reverse
-  std::vector<std::string> entities;          // names, kept whole by reverse_entity
-  bool token_reverse = false;                 // mitigation reverse_token: done on token ids
+  std::vector<EvalSet> chance;             // randomized completions (chance baseline)
+  std::vector<LikelihoodItem> likelihood;  // Experiment 1: p2d reverse
+  std::vector<std::string> entities;       // names, kept whole by reverse_entity
+  bool token_reverse = false;              // mitigation reverse_token: done on token ids
 };
 
 // Builds the task for a trial's dataset options: generates (source "generate") or loads the

@@ -31,13 +31,13 @@ struct TokLikelihoodItem {
 struct TokenizedTask {
   int vocab_size = 0;
   int bos_id = -1, eos_id = -1, pad_id = -1;
-  std::string decoder;               // "sentencepiece" | "gpt2"
-  std::vector<std::string> pieces;   // id -> piece text, for decoding generations
+  std::string decoder;              // "sentencepiece" | "gpt2"
+  std::vector<std::string> pieces;  // id -> piece text, for decoding generations
   std::vector<TokDoc> train;
   std::vector<TokEvalSet> evals;
   std::vector<TokEvalSet> chance;
   std::vector<TokLikelihoodItem> likelihood;
-  std::string key;                   // content hash of the settings that produced it
+  std::string key;  // content hash of the settings that produced it
 };
 
 // Atomic write (temp file, fsync, rename). Throws std::runtime_error on I/O failure.

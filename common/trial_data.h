@@ -11,10 +11,10 @@
 namespace revsweep {
 
 struct PreparedData {
-  std::string task_path;        // token cache file for this trial's (dataset, tokenizer)
+  std::string task_path;  // token cache file for this trial's (dataset, tokenizer)
   int vocab_size = 0;
-  int block_size = 0;           // longest document in tokens (bos + doc + eos)
-  int64_t train_tokens = 0;     // tokens per epoch
+  int block_size = 0;        // longest document in tokens (bos + doc + eos)
+  int64_t train_tokens = 0;  // tokens per epoch
   int64_t train_docs = 0;
   bool tokenizer_cached = false;  // the tokenizer model was reused, not trained
   bool task_cached = false;       // the whole token cache was reused

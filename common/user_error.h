@@ -9,9 +9,9 @@ namespace revsweep {
 
 // Exit codes, documented in README and docs/CONFIG.md.
 constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;      // internal error or some trials failed
-constexpr int kExitUserError = 2;    // bad config / dataset / flags / store path
-constexpr int kExitRequeue = 75;     // preempted: checkpoint written, requeue me (EX_TEMPFAIL)
+constexpr int kExitFailure = 1;    // internal error or some trials failed
+constexpr int kExitUserError = 2;  // bad config / dataset / flags / store path
+constexpr int kExitRequeue = 75;   // preempted: checkpoint written, requeue me (EX_TEMPFAIL)
 
 // A mistake in user input. `file`, `line` and `column` are 1-based; line 0 means "whole
 // file" (column is then ignored); `key` is the dotted key path ("train.lr") or empty.

@@ -3,13 +3,13 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
-#include <mutex>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -61,14 +61,17 @@ class Coordinator {
     if (const char* r = getenv("SLURM_RESTART_COUNT")) slurm_restart_ = std::atoi(r);
     // Ranks r and r' share a node when r / n == r' / n (block distribution, as mpirun and
     // srun place ranks by default).
-    if (const char* n = getenv("SLURM_NTASKS_PER_NODE")) ranks_per_node_ = std::atoi(n);
-    else if (const char* l = getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) ranks_per_node_ = std::atoi(l);
+    if (const char* n = getenv("SLURM_NTASKS_PER_NODE"))
+      ranks_per_node_ = std::atoi(n);
+    else if (const char* l = getenv("OMPI_COMM_WORLD_LOCAL_SIZE"))
+      ranks_per_node_ = std::atoi(l);
   }
 
   int Run() {
     if (!store_.HasSweep(o_.sweep))
-      throw UserError(o_.store_path, 0, 0, "", "no sweep named '" + o_.sweep +
-                                                   "' in this store (run `revsweep prepare` first)");
+      throw UserError(
+          o_.store_path, 0, 0, "",
+          "no sweep named '" + o_.sweep + "' in this store (run `revsweep prepare` first)");
     SweepConfig cfg = ParseSweepConfig(store_.SweepYaml(o_.sweep), o_.sweep + ".yaml");
     run_ = cfg.run;
     run_dir_ = store_.SweepRunDir(o_.sweep);
@@ -155,7 +158,8 @@ class Coordinator {
           }
         }
       }
-      if (std::chrono::duration<double>(Clock::now() - last_flush).count() >= run_.progress_every_s) {
+      if (std::chrono::duration<double>(Clock::now() - last_flush).count() >=
+          run_.progress_every_s) {
         FlushProgress();
         RefreshStatus();
         last_flush = Clock::now();
@@ -235,9 +239,9 @@ class Coordinator {
           store_.SetAttemptStartStep(m.attempt_id, m.start_step);
           continue;
         }
-        m.row.updated_at = std::chrono::duration<double>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+        m.row.updated_at =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
         progress_[m.row.trial_id] = m.row;
         progress_seen_[m.row.trial_id] = m.row;
         for (const auto& [s, l] : m.curve) curve_.emplace_back(m.row.trial_id, s, l);
@@ -289,9 +293,9 @@ class Coordinator {
 
   void RefreshStatus() {
     try {
-      double now = std::chrono::duration<double>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+      double now =
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
       StatusSnapshot snap = TakeSnapshot(store_, o_.sweep, now);
       std::string a = StatusJson(snap), b = TrialsJson(snap), c = PrometheusMetrics(snap);
       std::lock_guard<std::mutex> lock(status_mu_);

@@ -15,10 +15,10 @@
 namespace revsweep {
 
 struct CoordinatorOptions {
-  MPI_Comm comm = MPI_COMM_NULL;          // dup of WORLD; workers listen on it
+  MPI_Comm comm = MPI_COMM_NULL;  // dup of WORLD; workers listen on it
   std::string store_path;
   std::string sweep;
-  std::string policy = "largest_first";   // placement policy name
+  std::string policy = "largest_first";     // placement policy name
   const std::atomic<bool>* stop = nullptr;  // SIGTERM/SIGUSR2 seen: checkpoint and requeue
   bool quiet = false;
 };

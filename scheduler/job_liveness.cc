@@ -71,8 +71,8 @@ bool JobAlive(const std::string& job_id, const std::string& self_job) {
   int status = 0;
   std::string out = RunCapture({"squeue", "-h", "-j", job_id, "-o", "%T"}, &status);
   if (status != 0) return status == -1;  // squeue missing: cannot tell, assume alive
-  for (const char* s : {"RUNNING", "PENDING", "CONFIGURING", "COMPLETING", "SUSPENDED",
-                        "REQUEUED", "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT"})
+  for (const char* s : {"RUNNING", "PENDING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED",
+                        "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT"})
     if (out.find(s) != std::string::npos) return true;
   return false;
 }

@@ -41,7 +41,8 @@ std::vector<std::string> MpirunCommand(const LaunchOptions& o) {
   // Unbound ranks with spinning OpenMP threads collapse: passive waiting avoids it.
   argv.insert(argv.end(), {"-x", "OMP_WAIT_POLICY=passive"});
   argv.insert(argv.end(), {"--mca", "btl", "self,vader,tcp"});
-  argv.insert(argv.end(), {o.train_bin, "--store", o.store, "--sweep", o.sweep, "--policy", o.policy});
+  argv.insert(argv.end(),
+              {o.train_bin, "--store", o.store, "--sweep", o.sweep, "--policy", o.policy});
   if (o.quiet) argv.push_back("--quiet");
   return argv;
 }

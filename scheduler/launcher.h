@@ -11,7 +11,7 @@ namespace revsweep {
 
 struct LaunchOptions {
   int ranks = 1;
-  std::string train_bin;   // path of revsweep-train
+  std::string train_bin;  // path of revsweep-train
   std::string store;
   std::string sweep;
   std::string policy = "largest_first";

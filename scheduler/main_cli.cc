@@ -1,7 +1,6 @@
 // revsweep: the command line. Torch-free (it links sentencepiece; see docs/ARCHITECTURE.md).
 // Each subcommand lives in scheduler/cli/; this file parses flags and dispatches.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <string>
 
@@ -16,7 +15,8 @@ int main(int argc, char** argv) {
       "Start here:\n"
       "  revsweep run configs/quickstart.yaml          # prepare data, train on 2 ranks, report\n"
       "  revsweep status quickstart                    # live progress (another terminal)\n"
-      "  revsweep summary quickstart --format markdown # accuracy per cell, mean +/- SE over seeds\n"
+      "  revsweep summary quickstart --format markdown # accuracy per cell, mean +/- SE over "
+      "seeds\n"
       "Exit codes: 0 ok, 1 some trials failed, 2 bad input, 75 preempted (requeue).",
       "revsweep"};
   app.require_subcommand(1);
@@ -24,7 +24,9 @@ int main(int argc, char** argv) {
   CommandArgs a;
 
   auto* run = app.add_subcommand("run", "Prepare and train every pending trial of a sweep");
-  run->add_option("config", a.config, "Sweep YAML (see docs/CONFIG.md)")->required()->check(CLI::ExistingFile);
+  run->add_option("config", a.config, "Sweep YAML (see docs/CONFIG.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
   run->add_option("--store", a.store, "Results store (default: the config's run.store)");
   run->add_option("--ranks,-n", a.ranks, "MPI ranks to start (default 2 = this machine's cores)");
   run->add_option("--policy", a.policy, "Placement policy: largest_first | fifo");
@@ -33,12 +35,14 @@ int main(int argc, char** argv) {
                 "Already under srun/mpirun: run revsweep-train directly, no mpirun");
   run->add_flag("--quiet,-q", a.quiet, "Only the final table");
 
-  auto* prep = app.add_subcommand("prepare", "Validate, write data and token caches, record trials");
+  auto* prep =
+      app.add_subcommand("prepare", "Validate, write data and token caches, record trials");
   prep->add_option("config", a.config, "Sweep YAML")->required()->check(CLI::ExistingFile);
   prep->add_option("--store", a.store, "Results store (default: the config's run.store)");
   prep->add_flag("--quiet,-q", a.quiet, "No per-dataset lines");
 
-  auto* resume = app.add_subcommand("resume", "Continue a sweep from the store (lost trials restart from checkpoints)");
+  auto* resume = app.add_subcommand(
+      "resume", "Continue a sweep from the store (lost trials restart from checkpoints)");
   resume->add_option("sweep", a.sweep, "Sweep name")->required();
   resume->add_option("--store", a.store, "Results store (default runs/revsweep.db)");
   resume->add_option("--ranks,-n", a.ranks, "MPI ranks to start");
@@ -46,14 +50,17 @@ int main(int argc, char** argv) {
   resume->add_flag("--retry-failed", a.retry_failed, "Also rerun trials that failed");
   resume->add_flag("--quiet,-q", a.quiet, "Only the final table");
 
-  auto* validate = app.add_subcommand("validate", "Check a sweep YAML and print its trials; writes nothing");
+  auto* validate =
+      app.add_subcommand("validate", "Check a sweep YAML and print its trials; writes nothing");
   validate->add_option("config", a.config, "Sweep YAML")->required();
 
-  auto* dataset = app.add_subcommand("dataset", "Write the sweep's Experiment 1/3 data in the authors' format");
+  auto* dataset =
+      app.add_subcommand("dataset", "Write the sweep's Experiment 1/3 data in the authors' format");
   dataset->add_option("config", a.config, "Sweep YAML")->required()->check(CLI::ExistingFile);
   dataset->add_option("--out,-o", a.out, "Output folder")->required();
 
-  auto* summary = app.add_subcommand("summary", "Accuracy per cell and setting, fits across model sizes");
+  auto* summary =
+      app.add_subcommand("summary", "Accuracy per cell and setting, fits across model sizes");
   summary->add_option("sweep", a.sweep, "Sweep name")->required();
   summary->add_option("--store", a.store, "Results store (default runs/revsweep.db)");
   summary->add_option("--format,-f", a.format, "table | csv | json | markdown")

@@ -7,6 +7,7 @@
 // Exit status: 0 sweep done, 1 some trials failed, 2 user error, 75 preempted (requeue me).
 #include <mpi.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -16,8 +17,6 @@
 #include <cstring>
 #include <string>
 #include <thread>
-
-#include <unistd.h>
 
 #include "common/user_error.h"
 #include "scheduler/coordinator.h"
@@ -49,10 +48,14 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--store") store = next();
-    else if (a == "--sweep") sweep = next();
-    else if (a == "--policy") policy = next();
-    else if (a == "--quiet") quiet = true;
+    if (a == "--store")
+      store = next();
+    else if (a == "--sweep")
+      sweep = next();
+    else if (a == "--policy")
+      policy = next();
+    else if (a == "--quiet")
+      quiet = true;
     else if (a == "--help" || a == "-h") {
       Usage();
       return 0;

@@ -22,7 +22,7 @@ TrialState NextStateAfter(Outcome outcome, const std::map<Outcome, int>& past,
                  : TrialState::kFailed;
     case Outcome::kTimeout:
       return count(Outcome::kTimeout) < run.retries_timeout ? TrialState::kPending
-                                                             : TrialState::kFailed;
+                                                            : TrialState::kFailed;
     case Outcome::kFatal:
       return TrialState::kFailed;
   }

@@ -156,7 +156,8 @@ void LoadModelWeights(const std::string& path, torch::nn::Module& model) {
   } else {
     candidates.push_back(path);
   }
-  if (candidates.empty()) throw UserError(path, 0, 0, "model.init_from", "no checkpoint files here");
+  if (candidates.empty())
+    throw UserError(path, 0, 0, "model.init_from", "no checkpoint files here");
   std::string last_error;
   for (const std::string& file : candidates) {
     try {
@@ -180,8 +181,9 @@ void LoadModelWeights(const std::string& path, torch::nn::Module& model) {
         if (!archive.try_read("model." + p.key(), v))
           throw std::runtime_error("missing tensor " + p.key());
         if (v.sizes() != p.value().sizes())
-          throw std::runtime_error(p.key() + ": shape " + c10::str(v.sizes()) + " in the checkpoint, " +
-                                   c10::str(p.value().sizes()) + " in the model");
+          throw std::runtime_error(p.key() + ": shape " + c10::str(v.sizes()) +
+                                   " in the checkpoint, " + c10::str(p.value().sizes()) +
+                                   " in the model");
         p.value().copy_(v);
       }
       return;

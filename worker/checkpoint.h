@@ -14,9 +14,9 @@
 namespace revsweep {
 
 struct CheckpointState {
-  int64_t step = 0;              // optimizer steps completed
-  std::string trial_id;          // refuses to load another trial's checkpoint
-  double train_seconds = 0;      // training wall time accumulated before this checkpoint
+  int64_t step = 0;                // optimizer steps completed
+  std::string trial_id;            // refuses to load another trial's checkpoint
+  double train_seconds = 0;        // training wall time accumulated before this checkpoint
   double last_epoch_loss_sum = 0;  // running loss sum of the current epoch (for loss.final)
   int64_t last_epoch_loss_n = 0;
 };
@@ -25,8 +25,7 @@ struct CheckpointState {
 // default CPU generator's state. Throws std::runtime_error (e.g. disk full) leaving older
 // checkpoints untouched. Keeps the `keep` newest files.
 void SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
-                    torch::optim::Optimizer& optimizer, const CheckpointState& state,
-                    int keep = 2);
+                    torch::optim::Optimizer& optimizer, const CheckpointState& state, int keep = 2);
 
 // Loads the newest valid checkpoint for `trial_id` into model and optimizer and returns its
 // state; nullopt when none is valid. `warn` receives one line per skipped file.

@@ -92,9 +92,9 @@ std::vector<TokenIds> GreedyGenerate(GPT& model, const TokenizedTask& task,
       }
       seq = seq.to(device);
       for (int step = 0; step < max_new_tokens && seq.size(1) < block && B > 0; ++step) {
-        auto logits = model->forward(seq);                        // (B, T, V)
-        auto next = logits.select(1, -1).argmax(-1);              // (B)
-        seq = torch::cat({seq, next.unsqueeze(1)}, 1);            // (B, T+1)
+        auto logits = model->forward(seq);              // (B, T, V)
+        auto next = logits.select(1, -1).argmax(-1);    // (B)
+        seq = torch::cat({seq, next.unsqueeze(1)}, 1);  // (B, T+1)
         next = next.cpu();
         auto nacc = next.accessor<int64_t, 1>();
         std::vector<int64_t> keep;
@@ -158,19 +158,17 @@ std::vector<double> CompletionLogProbs(GPT& model, const TokenizedTask& task,
   return out;
 }
 
-std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task,
-                                       int max_new_tokens) {
+std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task, int max_new_tokens) {
   model->eval();
   std::map<std::string, double> m;
   auto score = [&](const TokEvalSet& set, const std::string& prefix) {
     if (set.items.empty()) return;
     std::vector<TokenIds> prompts;
     for (const auto& it : set.items) prompts.push_back(it.prompt);
-    auto gens = GreedyGenerate(model, task, prompts, max_new_tokens,
-                               [&](size_t i, const TokenIds& ids) {
-                                 return ExactMatchDecided(DecodeTokens(task, ids),
-                                                          set.items[i].target) >= 0;
-                               });
+    auto gens =
+        GreedyGenerate(model, task, prompts, max_new_tokens, [&](size_t i, const TokenIds& ids) {
+          return ExactMatchDecided(DecodeTokens(task, ids), set.items[i].target) >= 0;
+        });
     int hits = 0;
     for (size_t i = 0; i < gens.size(); ++i)
       hits += ExactMatch(DecodeTokens(task, gens[i]), set.items[i].target) ? 1 : 0;

@@ -34,8 +34,7 @@ bool ExactMatch(const std::string& generation, const std::string& target);
 // row is decided, that row leaves the batch early (exact match is usually decided after a
 // few tokens: a wrong first word is already a miss).
 std::vector<TokenIds> GreedyGenerate(
-    GPT& model, const TokenizedTask& task, const std::vector<TokenIds>& prompts,
-    int max_new_tokens,
+    GPT& model, const TokenizedTask& task, const std::vector<TokenIds>& prompts, int max_new_tokens,
     const std::function<bool(size_t, const TokenIds&)>& done = nullptr);
 
 // -1 while a generation can still match `target`, else 1 (hit) or 0 (miss).
@@ -48,7 +47,6 @@ std::vector<double> CompletionLogProbs(GPT& model, const TokenizedTask& task,
 
 // Every metric: acc.<cell>, chance.<cell>, likelihood.{t,p,mean_diff,n}. Puts the model in
 // eval mode and restores train mode.
-std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task,
-                                       int max_new_tokens);
+std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task, int max_new_tokens);
 
 }  // namespace revsweep

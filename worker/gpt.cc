@@ -13,14 +13,14 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& c)
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  auto qkv = c_attn(x).split(C, /*dim=*/2);                        // 3 x (B, T, C)
+  auto qkv = c_attn(x).split(C, /*dim=*/2);                            // 3 x (B, T, C)
   auto q = qkv[0].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
   auto k = qkv[1].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
   auto v = qkv[2].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
   auto y = std::get<0>(at::_scaled_dot_product_attention(
       q, k, v, /*attn_mask=*/{}, /*dropout_p=*/is_training() ? dropout_ : 0.0,
-      /*need_attn_weights=*/false, /*is_causal=*/true));              // (B, nh, T, hs)
-  y = y.transpose(1, 2).contiguous().view({B, T, C});               // (B, T, C)
+      /*need_attn_weights=*/false, /*is_causal=*/true));  // (B, nh, T, hs)
+  y = y.transpose(1, 2).contiguous().view({B, T, C});     // (B, T, C)
   y = c_proj(y);
   if (dropout_ > 0) y = F::dropout(y, F::DropoutFuncOptions().p(dropout_).training(is_training()));
   return y;
@@ -80,12 +80,12 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& idx) {
   TORCH_CHECK(T <= config_.block_size, "sequence of ", T, " tokens exceeds block_size ",
               config_.block_size);
   auto pos = torch::arange(T, idx.options().dtype(torch::kLong));  // (T)
-  auto x = wte(idx) + wpe(pos);                                     // (B, T, C)
+  auto x = wte(idx) + wpe(pos);                                    // (B, T, C)
   if (config_.dropout > 0)
     x = F::dropout(x, F::DropoutFuncOptions().p(config_.dropout).training(is_training()));
-  for (auto& block : *h) x = block->as<Block>()->forward(x);       // (B, T, C)
-  x = ln_f(x);                                                      // (B, T, C)
-  return F::linear(x, wte->weight);  // tied output embedding: (B, T, V)
+  for (auto& block : *h) x = block->as<Block>()->forward(x);  // (B, T, C)
+  x = ln_f(x);                                                // (B, T, C)
+  return F::linear(x, wte->weight);                           // tied output embedding: (B, T, V)
 }
 
 int64_t GPTImpl::NumParams(bool non_embedding) const {

@@ -27,8 +27,10 @@ void GradSync::AverageGradients() {
     for (size_t i : b.index) {
       torch::Tensor& p = params_[i];
       auto dst = b.flat.narrow(0, off, p.numel());
-      if (p.grad().defined()) dst.copy_(p.grad().view({-1}));
-      else dst.zero_();
+      if (p.grad().defined())
+        dst.copy_(p.grad().view({-1}));
+      else
+        dst.zero_();
       off += p.numel();
     }
     comm_->AllReduceAverage(b.flat);

@@ -25,7 +25,7 @@ class GradSync {
   struct Bucket {
     std::vector<size_t> index;  // into params_
     int64_t numel = 0;
-    torch::Tensor flat;         // (numel) contiguous buffer
+    torch::Tensor flat;  // (numel) contiguous buffer
   };
   std::vector<torch::Tensor> params_;
   Communicator* comm_;

@@ -32,7 +32,8 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm) : comm_(comm) {
 
 void MpiCommunicator::AllReduceAverage(torch::Tensor& t) {
   if (size_ == 1) return;
-  TORCH_CHECK(t.is_contiguous() && t.device().is_cpu(), "AllReduceAverage needs a contiguous CPU tensor");
+  TORCH_CHECK(t.is_contiguous() && t.device().is_cpu(),
+              "AllReduceAverage needs a contiguous CPU tensor");
   Check(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), MpiType(t), MPI_SUM,
                       comm_),
         "MPI_Allreduce");

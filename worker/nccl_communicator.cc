@@ -13,26 +13,32 @@ namespace {
 
 void CudaCheck(cudaError_t e, const char* what, const char* file, int line) {
   if (e != cudaSuccess)
-    throw std::runtime_error(std::string(file) + ":" + std::to_string(line) + ": " + what +
-                             ": " + cudaGetErrorString(e) +
+    throw std::runtime_error(std::string(file) + ":" + std::to_string(line) + ": " + what + ": " +
+                             cudaGetErrorString(e) +
                              " (hint: check CUDA_VISIBLE_DEVICES and the driver version)");
 }
 
 void NcclCheck(ncclResult_t r, const char* what, const char* file, int line) {
   if (r != ncclSuccess)
-    throw std::runtime_error(std::string(file) + ":" + std::to_string(line) + ": " + what +
-                             ": " + ncclGetErrorString(r) +
+    throw std::runtime_error(std::string(file) + ":" + std::to_string(line) + ": " + what + ": " +
+                             ncclGetErrorString(r) +
                              " (hint: rerun with NCCL_DEBUG=INFO; see deploy/slurm/README.md)");
 }
 
 ncclDataType_t NcclType(const torch::Tensor& t) {
   switch (t.scalar_type()) {
-    case torch::kFloat32: return ncclFloat32;
-    case torch::kFloat16: return ncclFloat16;
-    case torch::kBFloat16: return ncclBfloat16;
-    case torch::kFloat64: return ncclFloat64;
-    case torch::kInt64: return ncclInt64;
-    default: throw std::runtime_error("NcclCommunicator: unsupported dtype");
+    case torch::kFloat32:
+      return ncclFloat32;
+    case torch::kFloat16:
+      return ncclFloat16;
+    case torch::kBFloat16:
+      return ncclBfloat16;
+    case torch::kFloat64:
+      return ncclFloat64;
+    case torch::kInt64:
+      return ncclInt64;
+    default:
+      throw std::runtime_error("NcclCommunicator: unsupported dtype");
   }
 }
 

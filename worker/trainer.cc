@@ -1,17 +1,17 @@
 #include "worker/trainer.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <random>
 
-#include <ATen/autocast_mode.h>
-
 #include "common/user_error.h"
 #include "worker/checkpoint.h"
-#include "worker/gpt2_import.h"
 #include "worker/evaluator.h"
 #include "worker/gpt.h"
+#include "worker/gpt2_import.h"
 #include "worker/grad_sync.h"
 
 namespace revsweep {
@@ -46,8 +46,8 @@ Batch MakeBatch(const TokenizedTask& task, const std::vector<int64_t>& docs, boo
   for (int64_t d : docs)
     longest = std::max(longest, task.train[d].prompt.size() + task.train[d].completion.size() + 2);
   const int64_t B = static_cast<int64_t>(docs.size()), T = static_cast<int64_t>(longest) - 1;
-  b.input = torch::full({B, T}, task.pad_id, torch::kLong);   // (B, T)
-  b.target = torch::full({B, T}, -1, torch::kLong);           // (B, T)
+  b.input = torch::full({B, T}, task.pad_id, torch::kLong);  // (B, T)
+  b.target = torch::full({B, T}, -1, torch::kLong);          // (B, T)
   auto in = b.input.accessor<int64_t, 2>();
   auto tg = b.target.accessor<int64_t, 2>();
   for (int64_t r = 0; r < B; ++r) {
@@ -109,7 +109,8 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     longest = std::max<int64_t>(longest, d.prompt.size() + d.completion.size() + 2);
   int64_t longest_eval = 0;
   for (const auto& s : task.evals)
-    for (const auto& it : s.items) longest_eval = std::max<int64_t>(longest_eval, it.prompt.size() + 1);
+    for (const auto& it : s.items)
+      longest_eval = std::max<int64_t>(longest_eval, it.prompt.size() + 1);
   for (const auto& l : task.likelihood)
     longest_eval = std::max<int64_t>(
         longest_eval, l.prompt.size() + 1 + std::max(l.correct.size(), l.random.size()));
@@ -133,8 +134,10 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     // Pretrained start: a Hugging Face GPT-2 folder or a revsweep checkpoint. Errors are the
     // user's (wrong path, mismatched shapes): never retried.
     try {
-      if (IsGpt2CheckpointDir(trial.model.init_from)) LoadGpt2Weights(model, trial.model.init_from);
-      else LoadModelWeights(trial.model.init_from, *model);
+      if (IsGpt2CheckpointDir(trial.model.init_from))
+        LoadGpt2Weights(model, trial.model.init_from);
+      else
+        LoadModelWeights(trial.model.init_from, *model);
     } catch (const UserError& e) {
       throw TrialError(Outcome::kFatal, e.what());
     }
@@ -147,14 +150,14 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     all.push_back(p);
   }
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
-                                 torch::optim::AdamWOptions(opt.lr)
-                                     .betas({opt.beta1, opt.beta2})
-                                     .weight_decay(opt.weight_decay)));
-  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
-                                    torch::optim::AdamWOptions(opt.lr)
-                                        .betas({opt.beta1, opt.beta2})
-                                        .weight_decay(0.0)));
+  groups.emplace_back(
+      decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(opt.lr)
+                                                              .betas({opt.beta1, opt.beta2})
+                                                              .weight_decay(opt.weight_decay)));
+  groups.emplace_back(
+      no_decay,
+      std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(opt.lr).betas({opt.beta1, opt.beta2}).weight_decay(0.0)));
   torch::optim::AdamW optimizer(std::move(groups));
 
   GradSync sync(all, &comm, static_cast<size_t>(ctx.bucket_mb * 1024 * 1024));
@@ -264,7 +267,8 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     const bool stop = comm.AnyTrue(hooks.stop_requested && hooks.stop_requested());
     const bool ckpt_due =
         (opt.checkpoint_every_steps > 0 && state.step % opt.checkpoint_every_steps == 0) ||
-        (opt.checkpoint_every_seconds > 0 && Seconds(last_ckpt, now) >= opt.checkpoint_every_seconds);
+        (opt.checkpoint_every_seconds > 0 &&
+         Seconds(last_ckpt, now) >= opt.checkpoint_every_seconds);
     if (leader && (stop || (ckpt_due && state.step < total_steps))) {
       state.train_seconds += Seconds(t_start, now);
       try {
@@ -276,7 +280,8 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
       last_ckpt = now;
     }
     if (leader && hooks.on_progress &&
-        (Seconds(last_report, now) >= hooks.progress_every_s || state.step == total_steps || stop)) {
+        (Seconds(last_report, now) >= hooks.progress_every_s || state.step == total_steps ||
+         stop)) {
       ProgressRow p;
       p.trial_id = trial.id;
       p.step = state.step;
@@ -306,9 +311,9 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     result.metrics["train_seconds"] = train_seconds;
     int64_t tokens = 0;
     for (const auto& d : task.train) tokens += d.prompt.size() + d.completion.size() + 1;
-    result.metrics["tokens_per_s"] =
-        static_cast<double>(tokens) * (total_steps - result.start_step) / spe /
-        std::max(1e-9, Seconds(t_start, Clock::now()));
+    result.metrics["tokens_per_s"] = static_cast<double>(tokens) *
+                                     (total_steps - result.start_step) / spe /
+                                     std::max(1e-9, Seconds(t_start, Clock::now()));
   }
   return result;
 }

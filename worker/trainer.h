@@ -22,8 +22,7 @@ namespace revsweep {
 // (retryable within the crash budget) or kFatal (config/data errors: never retried).
 class TrialError : public std::runtime_error {
  public:
-  TrialError(Outcome kind, const std::string& message)
-      : std::runtime_error(message), kind_(kind) {}
+  TrialError(Outcome kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Outcome kind() const { return kind_; }
 
  private:
@@ -44,7 +43,7 @@ struct TrainHooks {
 };
 
 struct TrainResult {
-  bool preempted = false;  // stopped by a signal after writing a checkpoint
+  bool preempted = false;                 // stopped by a signal after writing a checkpoint
   std::map<std::string, double> metrics;  // leader only, when not preempted
   int64_t params = 0;
   int64_t start_step = 0;  // resumed from (0 = fresh)

@@ -93,8 +93,10 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
 #ifdef REVSWEEP_WITH_NCCL
     if (torch::cuda::is_available() && CudaDeviceAvailable()) {
       int local = 0;
-      if (const char* l = getenv("OMPI_COMM_WORLD_LOCAL_RANK")) local = atoi(l);
-      else if (const char* l2 = getenv("SLURM_LOCALID")) local = atoi(l2);
+      if (const char* l = getenv("OMPI_COMM_WORLD_LOCAL_RANK"))
+        local = atoi(l);
+      else if (const char* l2 = getenv("SLURM_LOCALID"))
+        local = atoi(l2);
       const int gpu = local % static_cast<int>(torch::cuda::device_count());
       ctx.device = "cuda:" + std::to_string(gpu);
       comm_ptr = std::make_unique<NcclCommunicator>(group_comm, gpu);
@@ -113,7 +115,8 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
         return true;
       }
       std::string text;
-      if (leader && TryRecv(o.comm, 0, kTagCancel, &text)) cancel_reason = DecodeCancel(text).reason;
+      if (leader && TryRecv(o.comm, 0, kTagCancel, &text))
+        cancel_reason = DecodeCancel(text).reason;
       return !cancel_reason.empty();
     };
     hooks.on_progress = [&](const ProgressRow& row,

@@ -10,7 +10,7 @@
 namespace revsweep {
 
 struct WorkerOptions {
-  MPI_Comm comm = MPI_COMM_NULL;         // the coordinator communicator (a dup of WORLD)
+  MPI_Comm comm = MPI_COMM_NULL;            // the coordinator communicator (a dup of WORLD)
   const std::atomic<bool>* stop = nullptr;  // set by SIGTERM/SIGUSR2 handlers
   bool verbose = false;
 };

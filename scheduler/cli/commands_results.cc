@@ -53,10 +53,12 @@ void OverlaySlurm(StatusSnapshot* snap) {
     for (auto& j : snap->jobs)
       for (const auto& i : infos)
         if (i.id == j.job_id) {
-          j.state = i.found ? i.state : (j.state.empty() ? "GONE" : j.state + " (gone from squeue)");
+          j.state =
+              i.found ? i.state : (j.state.empty() ? "GONE" : j.state + " (gone from squeue)");
           if (i.found)
             j.info = "reason=" + i.reason + " restarts=" + std::to_string(i.restarts) +
-                     " time=" + i.time_used + "/" + i.time_limit + (i.nodes.empty() ? "" : " nodes=" + i.nodes);
+                     " time=" + i.time_used + "/" + i.time_limit +
+                     (i.nodes.empty() ? "" : " nodes=" + i.nodes);
         }
   } catch (const std::exception& e) {
     for (auto& j : snap->jobs) j.info += " (squeue unavailable)";

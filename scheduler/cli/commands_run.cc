@@ -25,8 +25,9 @@ std::string TrainBin() {
   std::string p = SelfDir() + "/revsweep-train";
   if (!fs::exists(p))
     throw UserError("revsweep-train", 0, 0, "",
-                    "not found beside revsweep (" + p + "); build the libtorch worker "
-                    "(-DREVSWEEP_WITH_TORCH=ON)");
+                    "not found beside revsweep (" + p +
+                        "); build the libtorch worker "
+                        "(-DREVSWEEP_WITH_TORCH=ON)");
   return p;
 }
 
@@ -49,8 +50,8 @@ int Launch(const CommandArgs& a, const std::string& store, const std::string& sw
   lo.policy = a.policy;
   lo.quiet = a.quiet;
   std::vector<std::string> argv =
-      a.in_allocation ? std::vector<std::string>{lo.train_bin, "--store", store, "--sweep", sweep,
-                                                 "--policy", a.policy}
+      a.in_allocation ? std::vector<std::string>{lo.train_bin, "--store",  store,   "--sweep",
+                                                 sweep,        "--policy", a.policy}
                       : MpirunCommand(lo);
   ProgressLine progress(store, sweep, a.quiet);
   const auto t0 = std::chrono::steady_clock::now();
@@ -104,8 +105,7 @@ int CmdResume(const CommandArgs& a) {
   std::string yaml;
   {
     ResultsStore s(store);
-    if (!s.HasSweep(a.sweep))
-      throw UserError(store, 0, 0, "", "no sweep named '" + a.sweep + "'");
+    if (!s.HasSweep(a.sweep)) throw UserError(store, 0, 0, "", "no sweep named '" + a.sweep + "'");
     yaml = s.SweepYaml(a.sweep);
   }
   // Re-prepare from the frozen config: caches are reused, nothing is retrained.

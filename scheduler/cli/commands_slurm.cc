@@ -19,17 +19,25 @@ void AddSubmitOptions(CLI::App* s, CommandArgs* a) {
   s->add_option("--qos", a->qos, "#SBATCH --qos");
   s->add_option("--nodes,-N", a->nodes, "#SBATCH --nodes")->capture_default_str();
   s->add_option("--ntasks-per-node", a->ntasks_per_node,
-                "MPI ranks per node (one per GPU on GPU nodes)")->capture_default_str();
-  s->add_option("--gpus-per-node", a->gpus_per_node, "#SBATCH --gpus-per-node")->capture_default_str();
-  s->add_option("--cpus-per-task,-c", a->cpus_per_task, "CPU threads per rank")->capture_default_str();
+                "MPI ranks per node (one per GPU on GPU nodes)")
+      ->capture_default_str();
+  s->add_option("--gpus-per-node", a->gpus_per_node, "#SBATCH --gpus-per-node")
+      ->capture_default_str();
+  s->add_option("--cpus-per-task,-c", a->cpus_per_task, "CPU threads per rank")
+      ->capture_default_str();
   s->add_option("--mem", a->mem, "Memory per node, e.g. 64G");
-  s->add_option("--time,-t", a->time, "Time limit per job (requeued until done)")->capture_default_str();
+  s->add_option("--time,-t", a->time, "Time limit per job (requeued until done)")
+      ->capture_default_str();
   s->add_option("--job-name,-J", a->job_name, "Job name (default revsweep-<sweep>)");
-  s->add_option("--sbatch", a->sbatch_extra, "Extra #SBATCH option, repeatable: --sbatch=--exclusive");
+  s->add_option("--sbatch", a->sbatch_extra,
+                "Extra #SBATCH option, repeatable: --sbatch=--exclusive");
   s->add_option("--signal-before", a->signal_before_s,
-                "Seconds before the limit the job is warned (USR2) to checkpoint")->capture_default_str();
-  s->add_option("--max-requeues", a->max_requeues, "Stop requeueing after this many restarts")->capture_default_str();
-  s->add_option("--jobs", a->jobs, "Submit N jobs sharing the store (trials are claimed atomically)")
+                "Seconds before the limit the job is warned (USR2) to checkpoint")
+      ->capture_default_str();
+  s->add_option("--max-requeues", a->max_requeues, "Stop requeueing after this many restarts")
+      ->capture_default_str();
+  s->add_option("--jobs", a->jobs,
+                "Submit N jobs sharing the store (trials are claimed atomically)")
       ->capture_default_str();
   s->add_flag("--dry-run", a->dry_run, "Print the batch script; submit nothing");
 }
@@ -59,7 +67,8 @@ int CmdSubmit(const CommandArgs& a) {
   job.store = store;
   job.sweep = cfg.name;
   job.work_dir = fs::current_path().string();
-  const std::string run_dir = fs::absolute(cfg.run.run_root + "/" + cfg.name).lexically_normal().string();
+  const std::string run_dir =
+      fs::absolute(cfg.run.run_root + "/" + cfg.name).lexically_normal().string();
   job.log_dir = run_dir + "/slurm";
   std::string script = RenderBatchScript(o, job, FindBatchTemplate());
   if (a.dry_run) {
@@ -76,12 +85,14 @@ int CmdSubmit(const CommandArgs& a) {
     row.kind = "slurm";
     row.state = "SUBMITTED";
     s.UpsertJob(row);
-    printf("submitted job %s for sweep '%s' (%d trials)\n", id.c_str(), cfg.name.c_str(), rep.trials);
+    printf("submitted job %s for sweep '%s' (%d trials)\n", id.c_str(), cfg.name.c_str(),
+           rep.trials);
   }
-  printf("watch it:  revsweep status %s --store %s --watch\n"
-         "logs:      %s/\n"
-         "cancel:    revsweep cancel %s --store %s\n",
-         cfg.name.c_str(), store.c_str(), job.log_dir.c_str(), cfg.name.c_str(), store.c_str());
+  printf(
+      "watch it:  revsweep status %s --store %s --watch\n"
+      "logs:      %s/\n"
+      "cancel:    revsweep cancel %s --store %s\n",
+      cfg.name.c_str(), store.c_str(), job.log_dir.c_str(), cfg.name.c_str(), store.c_str());
   return kExitOk;
 }
 

@@ -46,7 +46,9 @@ PrepareReport PrepareParsedSweep(SweepConfig config, const std::string& store_ov
         fprintf(stderr, "data %s: %lld docs, %lld tokens/epoch, vocab %d (%s, %.1fs)\n",
                 key.c_str(), static_cast<long long>(d.train_docs),
                 static_cast<long long>(d.train_tokens), d.vocab_size,
-                d.task_cached ? "cached" : d.tokenizer_cached ? "tokenizer cached" : "tokenizer trained",
+                d.task_cached        ? "cached"
+                : d.tokenizer_cached ? "tokenizer cached"
+                                     : "tokenizer trained",
                 s);
       it = by_key.emplace(key, d).first;
     }

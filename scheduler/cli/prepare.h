@@ -21,7 +21,6 @@ PrepareReport PrepareSweep(const std::string& config_path, const std::string& st
                            bool quiet);
 
 // Same, from a config already parsed (e.g. the YAML frozen in the store for `resume`).
-PrepareReport PrepareParsedSweep(SweepConfig config, const std::string& store_override,
-                                 bool quiet);
+PrepareReport PrepareParsedSweep(SweepConfig config, const std::string& store_override, bool quiet);
 
 }  // namespace revsweep

@@ -22,17 +22,24 @@ double Now() {
 std::string Duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   char buf[32];
-  if (s < 60) snprintf(buf, sizeof buf, "%.0fs", s);
-  else if (s < 3600) snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-  else snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, (static_cast<int>(s) % 3600) / 60);
+  if (s < 60)
+    snprintf(buf, sizeof buf, "%.0fs", s);
+  else if (s < 3600)
+    snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else
+    snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600,
+             (static_cast<int>(s) % 3600) / 60);
   return buf;
 }
 
 }  // namespace
 
 ProgressLine::ProgressLine(std::string store, std::string sweep, bool quiet)
-    : store_(std::move(store)), sweep_(std::move(sweep)), quiet_(quiet),
-      tty_(isatty(2)), start_(Now()) {}
+    : store_(std::move(store)),
+      sweep_(std::move(sweep)),
+      quiet_(quiet),
+      tty_(isatty(2)),
+      start_(Now()) {}
 
 void ProgressLine::Update() {
   if (quiet_) return;
@@ -74,8 +81,9 @@ void ProgressLine::Update() {
     std::string bar(static_cast<size_t>(width * frac + 0.5), '#');
     bar.resize(width, '.');
     char line[256];
-    snprintf(line, sizeof line, "[%s] %3.0f%%  %d/%zu done  %d running%s  loss %.3f  %.0f tok/s  ETA %s",
-             bar.c_str(), 100 * frac, done, trials.size(), running,
+    snprintf(line, sizeof line,
+             "[%s] %3.0f%%  %d/%zu done  %d running%s  loss %.3f  %.0f tok/s  ETA %s", bar.c_str(),
+             100 * frac, done, trials.size(), running,
              failed ? (", " + std::to_string(failed) + " failed").c_str() : "",
              running ? loss / running : 0.0, tps, Duration(eta).c_str());
     std::string l = line;

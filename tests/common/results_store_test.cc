@@ -17,8 +17,9 @@ namespace fs = std::filesystem;
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("store_test_" + std::to_string(getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("store_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     path_ = (dir_ / "s.db").string();
@@ -153,7 +154,8 @@ TEST_F(StoreTest, RejectsNewerSchemaDirectoryAndGarbage) {
     sqlite3* db;
     sqlite3_open(path_.c_str(), &db);
     ResultsStore::MigrateTo(db, kStoreSchemaVersion);
-    sqlite3_exec(db, "UPDATE meta SET value='99' WHERE key='schema_version'", nullptr, nullptr, nullptr);
+    sqlite3_exec(db, "UPDATE meta SET value='99' WHERE key='schema_version'", nullptr, nullptr,
+                 nullptr);
     sqlite3_close(db);
   }
   EXPECT_THROW(ResultsStore s(path_), UserError);

@@ -69,8 +69,10 @@ std::vector<std::pair<int, int64_t>> Runs(const std::vector<torch::Tensor>& buck
     auto a = b.accessor<float, 1>();
     for (int64_t i = 0; i < b.numel(); ++i) {
       const int idx = static_cast<int>(a[i]) - 1;
-      if (i > 0 && static_cast<int>(a[i - 1]) - 1 == idx) ++runs.back().second;
-      else runs.emplace_back(idx, 1);
+      if (i > 0 && static_cast<int>(a[i - 1]) - 1 == idx)
+        ++runs.back().second;
+      else
+        runs.emplace_back(idx, 1);
     }
   }
   return runs;

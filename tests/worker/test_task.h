@@ -17,7 +17,9 @@ inline TokenizedTask SyntheticTask(int docs = 24, int vocab = 32, uint64_t seed 
   t.eos_id = 2;
   t.pad_id = 3;
   t.decoder = "sentencepiece";
-  for (int i = 0; i < vocab; ++i) t.pieces.push_back(i < 4 ? "<s" + std::to_string(i) + ">" : "\xE2\x96\x81w" + std::to_string(i));
+  for (int i = 0; i < vocab; ++i)
+    t.pieces.push_back(i < 4 ? "<s" + std::to_string(i) + ">"
+                             : "\xE2\x96\x81w" + std::to_string(i));
   std::mt19937_64 rng(seed);
   TokEvalSet same;
   same.cell = "p2d.same.train";
@@ -32,7 +34,8 @@ inline TokenizedTask SyntheticTask(int docs = 24, int vocab = 32, uint64_t seed 
   }
   t.evals.push_back(same);
   for (int d = 0; d < docs; ++d)
-    t.likelihood.push_back({t.train[d].completion, t.train[d].prompt, t.train[(d + 1) % docs].prompt, d});
+    t.likelihood.push_back(
+        {t.train[d].completion, t.train[d].prompt, t.train[(d + 1) % docs].prompt, d});
   return t;
 }
 

@@ -35,7 +35,8 @@ TrainResult Train(const Settings& s, const TokenizedTask& task, const std::strin
 }
 
 TEST(Trainer, EpochPermutationIsDeterministicAndComplete) {
-  auto a = EpochPermutation(100, 3, 2), b = EpochPermutation(100, 3, 2), c = EpochPermutation(100, 3, 3);
+  auto a = EpochPermutation(100, 3, 2), b = EpochPermutation(100, 3, 2),
+       c = EpochPermutation(100, 3, 3);
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
   std::vector<int64_t> sorted = a;
