@@ -7,7 +7,7 @@
 # docs/PERFORMANCE.md).
 #
 # Usage: bench/run_all.sh [--quick] [--only NAME[,NAME...]] [--logs DIR]
-#   REVSWEEP_BIN  folder with the built benchmarks (default /work/main/build-lead/bin)
+#   REVSWEEP_BIN  folder with the built benchmarks (default build/bin of this checkout)
 #   --quick       fewer rounds / repetitions (a smoke run, not figures to quote)
 #   --only        e.g. --only grad_sync,weak_scaling (names without the bench_ / bench_torch_)
 # Exit status: 1 if a benchmark failed to run or the equivalence check failed (missed goals
@@ -15,7 +15,7 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BIN=${REVSWEEP_BIN:-/work/main/build-lead/bin}
+BIN=${REVSWEEP_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/bin}
 export REVSWEEP_SRC=${REVSWEEP_SRC:-$(cd "$HERE/.." && pwd)}
 QUICK=0
 ONLY=""
@@ -93,8 +93,8 @@ need bench_torch_trainer_vs_python &&
 # The equivalence check (also tests/mpi/dp_equivalence.sh), K = 2 and 3.
 for k in 2 3; do
   need bench_torch_dp_equivalence &&
-    run "dp_equivalence_np$k" mpirun --allow-run-as-root --oversubscribe -np "$k" \
-      -x OMP_NUM_THREADS "$BIN/bench_torch_dp_equivalence"
+    run "dp_equivalence_np$k" mpirun --allow-run-as-root --oversubscribe \
+      --mca mpi_yield_when_idle 1 -np "$k" -x OMP_NUM_THREADS "$BIN/bench_torch_dp_equivalence"
 done
 
 echo

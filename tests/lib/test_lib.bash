@@ -18,14 +18,14 @@
 # tl_bg / tl_run are tracked; on exit (pass, fail, Ctrl-C, SIGTERM from ctest) the whole tree
 # under each of them (revsweep -> mpirun -> revsweep-train ranks) is killed by pid.
 #
-# Environment: REVSWEEP_BIN (default /work/main/build-lead/bin), REVSWEEP_TEST_SEED (random
+# Environment: REVSWEEP_BIN (default build/bin of this checkout; ctest sets it), REVSWEEP_TEST_SEED (random
 # seed for tests that pick random moments; printed so a failure can be replayed),
 # REVSWEEP_KEEP_TMP=1 keeps the temp dir.
 
 set -o pipefail
 
-REVSWEEP_BIN=${REVSWEEP_BIN:-/work/main/build-lead/bin}
 REVSWEEP_SRC=${REVSWEEP_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+REVSWEEP_BIN=${REVSWEEP_BIN:-$REVSWEEP_SRC/build/bin}
 RS=$REVSWEEP_BIN/revsweep
 RS_TRAIN=$REVSWEEP_BIN/revsweep-train
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}

@@ -20,7 +20,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REVSWEEP_SRC=${REVSWEEP_SRC:-$(cd "$HERE/../.." && pwd)}
-REVSWEEP_BIN=${REVSWEEP_BIN:-/work/main/build-lead/bin}
+REVSWEEP_BIN=${REVSWEEP_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/bin}
 # shellcheck source=tests/slurm/lib.bash
 source "$HERE/lib.bash"
 # shellcheck source=tests/slurm/real_lib.bash
