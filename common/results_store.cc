@@ -5,10 +5,15 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <stdexcept>
 
+#include "common/settings_vary.h"
 #include "common/user_error.h"
 
 namespace revsweep {
@@ -62,6 +67,7 @@ class Stmt {
   }
   double Double(int c) { return sqlite3_column_double(s_, c); }
   int64_t Int(int c) { return sqlite3_column_int64(s_, c); }
+  bool IsNull(int c) { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
 
  private:
   sqlite3* db_;
@@ -149,6 +155,62 @@ CREATE INDEX trials_id_state ON trials(id, state, cost);
 CREATE INDEX sweep_trials_ord ON sweep_trials(sweep, ord, trial_id);
 UPDATE meta SET value = '3' WHERE key = 'schema_version';
 )sql",
+    // 3 -> 4: status in one range scan. sweep_trials (clustered by sweep) carries copies of
+    // the few trial and progress fields that counts, ETA and placement need, kept equal by
+    // triggers, so status never joins or reads the ~1 KB settings of 100k trials. The v3
+    // indexes only served the old join. sweeps.varying: JSON array of the settings keys that
+    // differ between the sweep's trials (trial descriptions without loading every trial);
+    // NULL = not yet known (computed on demand). settings_base: the settings a batch of trials
+    // shares, stored once; such a trial's `settings` holds only its own keys (base_id set;
+    // NULL = every key, as before). A sweep's ~60 keys of which ~7 vary: ~7x fewer bytes to
+    // write and parse. The view trial_settings gives every trial's full settings to SQL users.
+    R"sql(
+ALTER TABLE sweep_trials ADD COLUMN state TEXT NOT NULL DEFAULT 'pending';
+ALTER TABLE sweep_trials ADD COLUMN cost REAL NOT NULL DEFAULT 0;
+ALTER TABLE sweep_trials ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sweep_trials ADD COLUMN updated_at REAL NOT NULL DEFAULT 0;
+ALTER TABLE sweep_trials ADD COLUMN step INTEGER;
+ALTER TABLE sweep_trials ADD COLUMN total_steps INTEGER;
+ALTER TABLE sweep_trials ADD COLUMN elapsed_s REAL;
+UPDATE sweep_trials SET (state, cost, attempts, updated_at) =
+    (SELECT t.state, t.cost, t.attempts, t.updated_at FROM trials t
+     WHERE t.id = sweep_trials.trial_id);
+UPDATE sweep_trials SET (step, total_steps, elapsed_s) =
+    (SELECT p.step, p.total_steps, p.elapsed_s FROM progress p
+     WHERE p.trial_id = sweep_trials.trial_id);
+CREATE TRIGGER trials_copy_to_sweeps AFTER UPDATE OF state, cost, attempts, updated_at ON trials
+BEGIN
+  UPDATE sweep_trials SET state = NEW.state, cost = NEW.cost, attempts = NEW.attempts,
+                          updated_at = NEW.updated_at WHERE trial_id = NEW.id;
+END;
+CREATE TRIGGER progress_insert_copy AFTER INSERT ON progress
+BEGIN
+  UPDATE sweep_trials SET step = NEW.step, total_steps = NEW.total_steps,
+                          elapsed_s = NEW.elapsed_s WHERE trial_id = NEW.trial_id;
+END;
+CREATE TRIGGER progress_update_copy AFTER UPDATE ON progress
+BEGIN
+  UPDATE sweep_trials SET step = NEW.step, total_steps = NEW.total_steps,
+                          elapsed_s = NEW.elapsed_s WHERE trial_id = NEW.trial_id;
+END;
+CREATE TRIGGER progress_delete_copy AFTER DELETE ON progress
+BEGIN
+  UPDATE sweep_trials SET step = NULL, total_steps = NULL, elapsed_s = NULL
+      WHERE trial_id = OLD.trial_id;
+END;
+DROP INDEX trials_state;
+DROP INDEX trials_id_state;
+DROP INDEX sweep_trials_ord;
+ALTER TABLE sweeps ADD COLUMN varying TEXT;
+CREATE TABLE settings_base(id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
+ALTER TABLE trials ADD COLUMN base_id INTEGER REFERENCES settings_base(id);
+CREATE VIEW trial_settings AS
+  SELECT t.id AS id,
+         CASE WHEN t.base_id IS NULL THEN t.settings ELSE json_patch(b.json, t.settings) END
+             AS settings
+  FROM trials t LEFT JOIN settings_base b ON b.id = t.base_id;
+UPDATE meta SET value = '4' WHERE key = 'schema_version';
+)sql",
 };
 
 int ReadVersion(sqlite3* db) {
@@ -179,10 +241,35 @@ bool OnNetworkFilesystem(const std::string& dir) {
   }
 }
 
-TrialRow ReadTrial(Stmt& s) {
+// Parsed settings_base rows, by id, for one read of many trials.
+class BaseCache {
+ public:
+  explicit BaseCache(sqlite3* db) : db_(db) {}
+  const Settings& Get(int64_t id) {
+    auto it = cache_.find(id);
+    if (it != cache_.end()) return it->second;
+    Stmt s(db_, "SELECT json FROM settings_base WHERE id=?");
+    s.Bind(1, id);
+    if (!s.Step()) throw std::runtime_error("store: settings_base row missing");
+    return cache_.emplace(id, SettingsFromJson(s.Text(0))).first->second;
+  }
+
+ private:
+  sqlite3* db_;
+  std::map<int64_t, Settings> cache_;
+};
+
+// Columns: id, settings, state, cost, params, attempts, last_error, updated_at, base_id.
+TrialRow ReadTrial(Stmt& s, BaseCache* bases) {
   TrialRow t;
   t.id = s.Text(0);
-  t.settings = SettingsFromJson(s.Text(1));
+  if (s.IsNull(8)) {
+    t.settings = SettingsFromJson(s.Text(1));
+  } else {
+    // The trial's own keys and the base's are disjoint (UpsertSweep splits them so).
+    t.settings = bases->Get(s.Int(8));
+    for (auto& [k, v] : SettingsFromJson(s.Text(1))) t.settings.insert_or_assign(k, std::move(v));
+  }
   t.state = TrialStateFromName(s.Text(2));
   t.cost = s.Double(3);
   t.params = s.Int(4);
@@ -293,6 +380,12 @@ ResultsStore::ResultsStore(const std::string& path, bool readonly)
   try {
     // Reading the schema also detects a file that is not a SQLite database.
     int version = ReadVersion(db_);
+    // Trial ids are hashes, so inserting a big sweep writes its index B-trees at random places;
+    // with SQLite's default 2 MB page cache those pages spill to the journal over and over
+    // inside the one transaction. 64 MB (allocated only as used) holds the indexes of ~500k
+    // trials.
+    ExecSql(db_, "PRAGMA cache_size=-65536");
+
     if (version > kStoreSchemaVersion)
       throw UserError(path, 0, 0, "",
                       "store has schema version " + std::to_string(version) +
@@ -339,36 +432,143 @@ std::string ResultsStore::JournalMode() {
   return s.Text(0);
 }
 
+namespace {
+
+std::vector<std::string> KeysFromJson(const std::string& text) {
+  std::vector<std::string> out;
+  for (const auto& k : nlohmann::json::parse(text)) out.push_back(k.get<std::string>());
+  return out;
+}
+
+}  // namespace
+
 int ResultsStore::UpsertSweep(const std::string& name, const std::string& yaml,
                               const std::string& run_dir,
                               const std::vector<std::pair<std::string, Settings>>& trials,
                               const std::vector<double>& costs) {
   const double now = Now();
   Txn txn(db_);
+  // The sweep's varying keys: this batch's, merged with those of the trials it already has
+  // (UpsertSweep may be called again with more or other trials).
+  std::vector<const Settings*> batch;
+  batch.reserve(trials.size());
+  for (const auto& t : trials) batch.push_back(&t.second);
+  const std::vector<std::string> batch_varying = revsweep::VaryingKeys(batch);
+  std::vector<std::string> varying = batch_varying;
+  if (HasSweep(name)) {
+    Stmt rep(db_, "SELECT trial_id FROM sweep_trials WHERE sweep=? LIMIT 1");
+    rep.Bind(1, name);
+    if (rep.Step()) {
+      std::optional<TrialRow> old_rep = Trial(rep.Text(0));
+      if (old_rep) {
+        varying = MergeVaryingKeys(VaryingKeys(name), &old_rep->settings, varying,
+                                   batch.empty() ? nullptr : batch[0]);
+      }
+    }
+  }
+  // New trials store the keys shared by the whole batch once (settings_base) and only their
+  // varying keys themselves. A batch of one trial stores it whole.
+  const std::set<std::string> own_keys(batch_varying.begin(), batch_varying.end());
+  int64_t base_id = 0;
+  if (batch.size() >= 2) {
+    Settings base;
+    for (const auto& kv : *batch[0]) {
+      if (!own_keys.count(kv.first)) base.insert(kv);
+    }
+    const std::string base_json = SettingsToJson(base);
+    Stmt put(db_, "INSERT OR IGNORE INTO settings_base(json) VALUES(?)");
+    put.Bind(1, base_json).Run();
+    Stmt get(db_, "SELECT id FROM settings_base WHERE json=?");
+    get.Bind(1, base_json);
+    if (!get.Step()) throw std::runtime_error("store: settings_base row not written");
+    base_id = get.Int(0);
+  }
   Stmt sw(db_,
-          "INSERT INTO sweeps(name, yaml, run_dir, created_at, updated_at) VALUES(?,?,?,?,?) "
-          "ON CONFLICT(name) DO UPDATE SET yaml=excluded.yaml, run_dir=excluded.run_dir, "
-          "updated_at=excluded.updated_at");
-  sw.Bind(1, name).Bind(2, yaml).Bind(3, run_dir).Bind(4, now).Bind(5, now).Run();
+          "INSERT INTO sweeps(name, yaml, run_dir, created_at, updated_at, varying) "
+          "VALUES(?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET yaml=excluded.yaml, "
+          "run_dir=excluded.run_dir, updated_at=excluded.updated_at, varying=excluded.varying");
+  sw.Bind(1, name).Bind(2, yaml).Bind(3, run_dir).Bind(4, now).Bind(5, now);
+  sw.Bind(6, nlohmann::json(varying).dump()).Run();
   Stmt ins(db_,
-           "INSERT OR IGNORE INTO trials(id, settings, cost, created_at, updated_at) "
-           "VALUES(?,?,?,?,?)");
-  Stmt link(db_, "INSERT OR REPLACE INTO sweep_trials(sweep, trial_id, ord) VALUES(?,?,?)");
+           "INSERT OR IGNORE INTO trials(id, settings, cost, created_at, updated_at, base_id) "
+           "VALUES(?,?,?,?,?,?)");
+  // The link copies the trial's status fields (a trial may already be known, done or with
+  // progress, from another sweep or an earlier run); triggers keep them current afterwards.
+  Stmt link(db_,
+            "INSERT INTO sweep_trials(sweep, trial_id, ord, state, cost, attempts, updated_at, "
+            "step, total_steps, elapsed_s) "
+            "SELECT ?1, t.id, ?3, t.state, t.cost, t.attempts, t.updated_at, p.step, "
+            "p.total_steps, p.elapsed_s FROM trials t LEFT JOIN progress p ON p.trial_id = t.id "
+            "WHERE t.id = ?2 ON CONFLICT(sweep, trial_id) DO UPDATE SET ord=excluded.ord");
+  Stmt link_new(db_,
+                "INSERT INTO sweep_trials(sweep, trial_id, ord, state, cost, attempts, "
+                "updated_at) VALUES(?1, ?2, ?3, 'pending', ?4, 0, ?5) "
+                "ON CONFLICT(sweep, trial_id) DO UPDATE SET ord=excluded.ord");
   int added = 0;
+  Settings own;
   for (size_t i = 0; i < trials.size(); ++i) {
     ins.Reset();
-    ins.Bind(1, trials[i].first)
-        .Bind(2, SettingsToJson(trials[i].second))
-        .Bind(3, i < costs.size() ? costs[i] : 0.0)
-        .Bind(4, now)
-        .Bind(5, now)
-        .Run();
-    added += sqlite3_changes(db_);
-    link.Reset();
-    link.Bind(1, name).Bind(2, trials[i].first).Bind(3, static_cast<int64_t>(i)).Run();
+    ins.Bind(1, trials[i].first);
+    if (base_id) {
+      own.clear();
+      for (const std::string& k : batch_varying) {  // sorted, so appends at the end
+        auto it = trials[i].second.find(k);
+        if (it != trials[i].second.end()) own.insert(own.end(), *it);
+      }
+      ins.Bind(2, SettingsToJson(own)).Bind(6, base_id);
+    } else {
+      ins.Bind(2, SettingsToJson(trials[i].second));  // base_id stays NULL
+    }
+    ins.Bind(3, i < costs.size() ? costs[i] : 0.0).Bind(4, now).Bind(5, now).Run();
+    const bool is_new = sqlite3_changes(db_) > 0;
+    added += is_new;
+    if (is_new) {  // known values: no lookups
+      link_new.Reset();
+      link_new.Bind(1, name).Bind(2, trials[i].first).Bind(3, static_cast<int64_t>(i));
+      link_new.Bind(4, i < costs.size() ? costs[i] : 0.0).Bind(5, now).Run();
+    } else {
+      link.Reset();
+      link.Bind(1, name).Bind(2, trials[i].first).Bind(3, static_cast<int64_t>(i)).Run();
+    }
   }
   txn.Commit();
   return added;
+}
+
+std::vector<std::string> ResultsStore::VaryingKeys(const std::string& sweep) {
+  {
+    Stmt s(db_, "SELECT varying FROM sweeps WHERE name=?");
+    s.Bind(1, sweep);
+    if (!s.Step()) return {};
+    if (!s.IsNull(0)) return KeysFromJson(s.Text(0));
+  }
+  std::vector<TrialRow> all = Trials(sweep);
+  std::vector<const Settings*> ptrs;
+  for (const TrialRow& t : all) ptrs.push_back(&t.settings);
+  return revsweep::VaryingKeys(ptrs);
+}
+
+std::vector<TrialStateRow> ResultsStore::TrialStates(const std::string& sweep) {
+  Stmt s(db_,
+         "SELECT trial_id, ord, state, cost, attempts, updated_at, step, total_steps, elapsed_s "
+         "FROM sweep_trials WHERE sweep=?");
+  s.Bind(1, sweep);
+  std::vector<TrialStateRow> out;
+  while (s.Step()) {
+    TrialStateRow r;
+    r.id = s.Text(0);
+    r.ord = s.Int(1);
+    r.state = TrialStateFromName(s.Text(2));
+    r.cost = s.Double(3);
+    r.attempts = static_cast<int>(s.Int(4));
+    r.updated_at = s.Double(5);
+    r.has_progress = !s.IsNull(6);
+    r.step = s.Int(6);
+    r.total_steps = s.Int(7);
+    r.elapsed_s = s.Double(8);
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 bool ResultsStore::HasSweep(const std::string& name) {
@@ -399,27 +599,27 @@ std::vector<std::string> ResultsStore::SweepNames() {
 std::vector<TrialRow> ResultsStore::Trials(const std::string& sweep) {
   Stmt s(db_,
          "SELECT t.id, t.settings, t.state, t.cost, t.params, t.attempts, t.last_error, "
-         "t.updated_at FROM sweep_trials st JOIN trials t ON t.id = st.trial_id "
+         "t.updated_at, t.base_id FROM sweep_trials st JOIN trials t ON t.id = st.trial_id "
          "WHERE st.sweep=? ORDER BY st.ord");
   s.Bind(1, sweep);
   std::vector<TrialRow> out;
-  while (s.Step()) out.push_back(ReadTrial(s));
+  BaseCache bases(db_);
+  while (s.Step()) out.push_back(ReadTrial(s, &bases));
   return out;
 }
 
 std::optional<TrialRow> ResultsStore::Trial(const std::string& id) {
   Stmt s(db_,
-         "SELECT id, settings, state, cost, params, attempts, last_error, updated_at FROM trials "
-         "WHERE id=?");
+         "SELECT t.id, t.settings, t.state, t.cost, t.params, t.attempts, t.last_error, "
+         "t.updated_at, t.base_id FROM trials t WHERE t.id=?");
   s.Bind(1, id);
   if (!s.Step()) return std::nullopt;
-  return ReadTrial(s);
+  BaseCache bases(db_);
+  return ReadTrial(s, &bases);
 }
 
 std::map<std::string, int> ResultsStore::CountByState(const std::string& sweep) {
-  Stmt s(db_,
-         "SELECT t.state, count(*) FROM sweep_trials st JOIN trials t ON t.id = st.trial_id "
-         "WHERE st.sweep=? GROUP BY t.state");
+  Stmt s(db_, "SELECT state, count(*) FROM sweep_trials WHERE sweep=? GROUP BY state");
   s.Bind(1, sweep);
   std::map<std::string, int> out{{"pending", 0}, {"running", 0}, {"done", 0}, {"failed", 0}};
   while (s.Step()) out[s.Text(0)] = static_cast<int>(s.Int(1));
@@ -542,6 +742,23 @@ void ResultsStore::WriteProgress(
     c.Bind(1, id).Bind(2, step).Bind(3, loss).Run();
   }
   txn.Commit();
+}
+
+std::optional<ProgressRow> ResultsStore::TrialProgress(const std::string& trial_id) {
+  Stmt s(db_,
+         "SELECT trial_id, step, total_steps, loss, tokens_per_s, elapsed_s, updated_at "
+         "FROM progress WHERE trial_id=?");
+  s.Bind(1, trial_id);
+  if (!s.Step()) return std::nullopt;
+  ProgressRow r;
+  r.trial_id = s.Text(0);
+  r.step = s.Int(1);
+  r.total_steps = s.Int(2);
+  r.loss = s.Double(3);
+  r.tokens_per_s = s.Double(4);
+  r.elapsed_s = s.Double(5);
+  r.updated_at = s.Double(6);
+  return r;
 }
 
 std::vector<ProgressRow> ResultsStore::Progress(const std::string& sweep) {

@@ -20,8 +20,10 @@ struct sqlite3;
 namespace revsweep {
 
 // Version 1: sweeps, trials, attempts, progress, results. Version 2: jobs, loss curves.
-// Version 3: covering indexes for status queries.
-constexpr int kStoreSchemaVersion = 3;
+// Version 3: covering indexes for status queries. Version 4: sweep_trials carries each
+// trial's state, cost, attempts and progress (trigger-maintained copies) so status is one
+// range scan; sweeps.varying holds the sweep's varying settings keys.
+constexpr int kStoreSchemaVersion = 4;
 
 // Trial states. pending -> running -> done | failed; running -> pending on preemption/loss.
 enum class TrialState { kPending, kRunning, kDone, kFailed };
@@ -42,6 +44,20 @@ struct TrialRow {
   int attempts = 0;
   std::string last_error;
   double updated_at = 0;  // unix seconds
+};
+
+// One trial as status, ETA and placement need it: no settings, no error text. Read in one
+// range scan of the sweep (TrialStates), so it stays cheap at 100k trials.
+struct TrialStateRow {
+  std::string id;
+  int64_t ord = 0;  // position in the sweep (store order)
+  TrialState state = TrialState::kPending;
+  double cost = 0;
+  int attempts = 0;
+  double updated_at = 0;
+  bool has_progress = false;  // a progress row exists; then the three fields below are valid
+  int64_t step = 0, total_steps = 0;
+  double elapsed_s = 0;
 };
 
 struct AttemptRow {
@@ -98,6 +114,13 @@ class ResultsStore {
 
   std::vector<TrialRow> Trials(const std::string& sweep);
   std::optional<TrialRow> Trial(const std::string& id);
+  // Every trial of the sweep, narrow (see TrialStateRow), in trial id order; sort by `ord`
+  // for store order.
+  std::vector<TrialStateRow> TrialStates(const std::string& sweep);
+  // The settings keys that differ between the sweep's trials (see common/settings_vary.h),
+  // as recorded by UpsertSweep; computed from every trial when a store migrated from an
+  // older version has not recorded them yet.
+  std::vector<std::string> VaryingKeys(const std::string& sweep);
   std::map<std::string, int> CountByState(const std::string& sweep);
 
   // Claims a pending trial (state pending -> running, atomically, so several coordinators
@@ -129,6 +152,7 @@ class ResultsStore {
   void WriteProgress(const std::vector<ProgressRow>& rows,
                      const std::vector<std::tuple<std::string, int64_t, double>>& curve_points);
   std::vector<ProgressRow> Progress(const std::string& sweep);
+  std::optional<ProgressRow> TrialProgress(const std::string& trial_id);
   std::vector<std::pair<int64_t, double>> LossCurve(const std::string& trial_id);
 
   std::map<std::string, double> Results(const std::string& trial_id);

@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
   status->add_option("--store", a.store, "Results store (default runs/revsweep.db)");
   status->add_flag("--watch,-w", a.watch, "Redraw every 2 s until the sweep ends");
   status->add_flag("--json", a.json, "Machine-readable JSON (docs/STATUS.md)");
+  status->add_flag("--all", a.all,
+                   "With --json: list every trial, not only running and failed ones (slower on "
+                   "big sweeps; `revsweep export` dumps trials with results)");
 
   auto* exp = app.add_subcommand("export", "Export results for pandas");
   exp->add_option("sweep", a.sweep, "Sweep name")->required();

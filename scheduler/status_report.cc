@@ -9,6 +9,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "common/settings_vary.h"
+
 namespace revsweep {
 namespace {
 
@@ -40,7 +42,9 @@ std::string Printf(const char* fmt, double v) {
 }
 
 // Fraction of a trial's steps done according to its last progress row, or -1 when unknown.
-double StepFraction(const TrialStatus& t) {
+// T: TrialStatus or TrialStateRow (same field names).
+template <typename T>
+double StepFraction(const T& t) {
   if (!t.has_progress || t.total_steps <= 0) return -1;
   return Clamp01(static_cast<double>(t.step) / static_cast<double>(t.total_steps));
 }
@@ -185,47 +189,13 @@ class MetricWriter {
 // ---------------------------------------------------------------------------------------------
 
 std::vector<std::string> DescribeTrials(const std::vector<Settings>& all) {
+  std::vector<const Settings*> ptrs;
+  ptrs.reserve(all.size());
+  for (const Settings& s : all) ptrs.push_back(&s);
+  const std::vector<std::string> varying = VaryingKeys(ptrs);
   std::vector<std::string> out(all.size());
-  if (all.size() < 2) return out;
-  // A key varies when some trial lacks it or has a different printed value.
-  std::set<std::string> keys;
-  for (const Settings& s : all) {
-    for (const auto& kv : s) keys.insert(kv.first);
-  }
-  std::vector<std::string> varying;
-  for (const std::string& k : keys) {
-    bool first = true, differs = false;
-    std::string ref;
-    for (const Settings& s : all) {
-      auto it = s.find(k);
-      std::string v = it == s.end() ? std::string("\x01missing") : ValueToString(it->second);
-      if (first) {
-        ref = v;
-        first = false;
-      } else if (v != ref) {
-        differs = true;
-        break;
-      }
-    }
-    if (differs) varying.push_back(k);
-  }
-  // Short names: "train.lr" -> "lr", unless another varying key also ends in "lr".
-  std::map<std::string, int> tail_uses;
-  auto tail = [](const std::string& k) {
-    size_t dot = k.rfind('.');
-    return dot == std::string::npos ? k : k.substr(dot + 1);
-  };
-  for (const std::string& k : varying) ++tail_uses[tail(k)];
-  for (size_t i = 0; i < all.size(); ++i) {
-    std::string d;
-    for (const std::string& k : varying) {
-      auto it = all[i].find(k);
-      if (it == all[i].end()) continue;
-      if (!d.empty()) d += ' ';
-      d += (tail_uses[tail(k)] > 1 ? k : tail(k)) + "=" + ValueToString(it->second);
-    }
-    out[i] = d;
-  }
+  if (varying.empty()) return out;
+  for (size_t i = 0; i < all.size(); ++i) out[i] = DescribeSettings(all[i], varying);
   return out;
 }
 
@@ -247,15 +217,18 @@ std::vector<std::string> DescribeTrials(const std::vector<Settings>& all) {
 //
 // ETA is unknown while no trial has reported elapsed time (nothing measured), and 0 when no
 // work remains. Assumes elapsed_s covers the same steps as `step` (cumulative over attempts).
-EtaEstimate EstimateEta(const std::vector<TrialStatus>& trials) {
+namespace {
+
+template <typename T>
+EtaEstimate EstimateEtaOver(const std::vector<T>& trials) {
   EtaEstimate e;
   e.work_in_cost = !trials.empty();
-  for (const TrialStatus& t : trials) {
+  for (const T& t : trials) {
     if (!(t.cost > 0) || !std::isfinite(t.cost)) e.work_in_cost = false;
   }
   double measured_work = 0, measured_time = 0;
   int running = 0;
-  for (const TrialStatus& t : trials) {
+  for (const T& t : trials) {
     if (t.state == TrialState::kFailed) continue;
     if (t.state == TrialState::kRunning) ++running;
     double w = e.work_in_cost ? t.cost : 1.0;
@@ -283,6 +256,14 @@ EtaEstimate EstimateEta(const std::vector<TrialStatus>& trials) {
     e.eta_s = e.work_remaining / (e.work_per_slot_s * e.slots);
   }
   return e;
+}
+
+}  // namespace
+
+EtaEstimate EstimateEta(const std::vector<TrialStatus>& trials) { return EstimateEtaOver(trials); }
+
+EtaEstimate EstimateEta(const std::vector<TrialStateRow>& trials) {
+  return EstimateEtaOver(trials);
 }
 
 StatusSnapshot BuildSnapshot(const std::string& sweep, const std::vector<TrialRow>& trials,
@@ -346,13 +327,63 @@ StatusSnapshot BuildSnapshot(const std::string& sweep, const std::vector<TrialRo
   return s;
 }
 
-StatusSnapshot TakeSnapshot(ResultsStore& store, const std::string& sweep, double now) {
-  // Three reads, not one transaction: a trial may change state between them, which at worst
-  // shows one stale row for one refresh.
-  std::vector<TrialRow> trials = store.Trials(sweep);
-  std::vector<ProgressRow> progress = store.Progress(sweep);
-  std::vector<JobRow> jobs = store.Jobs(sweep);
-  return BuildSnapshot(sweep, trials, progress, jobs, now);
+StatusSnapshot TakeSnapshot(ResultsStore& store, const std::string& sweep, double now,
+                            SnapshotDetail detail) {
+  if (detail == SnapshotDetail::kAll) {
+    // Three reads, not one transaction: a trial may change state between them, which at
+    // worst shows one stale row for one refresh.
+    std::vector<TrialRow> trials = store.Trials(sweep);
+    std::vector<ProgressRow> progress = store.Progress(sweep);
+    std::vector<JobRow> jobs = store.Jobs(sweep);
+    return BuildSnapshot(sweep, trials, progress, jobs, now);
+  }
+  // Active: counts and ETA from the narrow rows of every trial (one range scan); full rows,
+  // descriptions and progress only for running and failed trials.
+  std::vector<TrialStateRow> rows = store.TrialStates(sweep);
+  std::vector<const TrialStateRow*> active;
+  for (const TrialStateRow& r : rows) {
+    if (r.state == TrialState::kRunning || r.state == TrialState::kFailed) active.push_back(&r);
+  }
+  std::sort(active.begin(), active.end(),
+            [](const TrialStateRow* a, const TrialStateRow* b) { return a->ord < b->ord; });
+  std::vector<TrialRow> full;
+  full.reserve(active.size());
+  std::vector<ProgressRow> progress;
+  for (const TrialStateRow* r : active) {
+    std::optional<TrialRow> t = store.Trial(r->id);
+    if (!t) continue;
+    // The narrow row and the full row are read apart; the narrow one decided membership.
+    t->state = r->state;
+    full.push_back(std::move(*t));
+  }
+  for (const TrialRow& t : full) {
+    if (std::optional<ProgressRow> p = store.TrialProgress(t.id)) progress.push_back(*p);
+  }
+  StatusSnapshot s = BuildSnapshot(sweep, full, progress, store.Jobs(sweep), now);
+  s.all_trials = false;
+  const std::vector<std::string> varying =
+      full.empty() ? std::vector<std::string>() : store.VaryingKeys(sweep);
+  for (TrialStatus& t : s.trials) t.description = DescribeSettings(t.settings, varying);
+  for (TrialStatus& t : s.failures) t.description = DescribeSettings(t.settings, varying);
+  s.counts = StatusCounts();
+  for (const TrialStateRow& r : rows) {
+    switch (r.state) {
+      case TrialState::kPending:
+        ++s.counts.pending;
+        break;
+      case TrialState::kRunning:
+        ++s.counts.running;
+        break;
+      case TrialState::kDone:
+        ++s.counts.done;
+        break;
+      case TrialState::kFailed:
+        ++s.counts.failed;
+        break;
+    }
+  }
+  s.eta = EstimateEta(rows);
+  return s;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,6 +411,7 @@ std::string StatusJson(const StatusSnapshot& s) {
     }
   }
   o["tokens_per_second"] = tps;
+  o["trials_listed"] = s.all_trials ? "all" : "active";
   Json trials = Json::array();
   for (const TrialStatus& t : s.trials) trials.push_back(TrialJson(t, false));
   o["trials"] = std::move(trials);

@@ -16,8 +16,9 @@
 namespace revsweep {
 
 // JSON schema version of StatusJson and TrialsJson. Bump on any incompatible change
-// (removed or retyped field); adding fields keeps the version.
-constexpr int kStatusSchemaVersion = 1;
+// (removed or retyped field, or changed meaning); adding fields keeps the version.
+// 2: `trials` may list only running and failed trials (`trials_listed`).
+constexpr int kStatusSchemaVersion = 2;
 
 // One trial as the status views show it.
 struct TrialStatus {
@@ -59,6 +60,9 @@ struct EtaEstimate {
 
 struct StatusSnapshot {
   std::string sweep;
+  // true: `trials` lists every trial; false (SnapshotDetail::kActive): only running and failed
+  // ones, while counts and the ETA still cover every trial.
+  bool all_trials = true;
   double now = 0;  // unix seconds the snapshot describes
   StatusCounts counts;
   EtaEstimate eta;
@@ -70,7 +74,13 @@ struct StatusSnapshot {
 // Reads one sweep from the store. `now` is the unix time the snapshot describes (pass the wall
 // clock; tests pass fixed numbers). REQUIRES: `store` is not used by another thread meanwhile.
 // An unknown sweep gives an empty snapshot (no trials, ETA unknown).
-StatusSnapshot TakeSnapshot(ResultsStore& store, const std::string& sweep, double now);
+//
+// kAll reads every trial with its settings (for /trials and `status --json`); kActive reads
+// one narrow row per trial for counts and ETA and full rows only for running and failed
+// trials: what the text status, /status and /metrics show, and cheap at 100k trials.
+enum class SnapshotDetail { kAll, kActive };
+StatusSnapshot TakeSnapshot(ResultsStore& store, const std::string& sweep, double now,
+                            SnapshotDetail detail = SnapshotDetail::kAll);
 
 // TakeSnapshot without the store: builds the snapshot from rows already read. Progress rows
 // for trials not in `trials` are ignored.
@@ -80,6 +90,7 @@ StatusSnapshot BuildSnapshot(const std::string& sweep, const std::vector<TrialRo
 
 // The ETA estimate over trials whose state and progress fields are filled in.
 EtaEstimate EstimateEta(const std::vector<TrialStatus>& trials);
+EtaEstimate EstimateEta(const std::vector<TrialStateRow>& trials);
 
 // "k=v k=v" over the keys whose values differ between `all` trials (a key missing in some
 // trial counts as differing). Keys print as their last dotted component unless two varying

@@ -12,7 +12,7 @@ struct CommandArgs {
   std::string format = "table", per = "trial";
   int ranks = 2;
   bool quiet = false, retry_failed = false, in_allocation = false, per_trial = false;
-  bool watch = false, json = false;
+  bool watch = false, json = false, all = false;
   // submit
   std::string partition, account, qos, time = "04:00:00", mem, job_name;
   int nodes = 1, ntasks_per_node = 2, gpus_per_node = 0, cpus_per_task = 1, jobs = 1;

@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "common/user_error.h"
 
@@ -169,6 +171,118 @@ TEST_F(StoreTest, RejectsNewerSchemaDirectoryAndGarbage) {
     EXPECT_NE(std::string(e.what()).find("not a revsweep store"), std::string::npos) << e.what();
   }
   EXPECT_THROW(ResultsStore s((dir_ / "missing.db").string(), /*readonly=*/true), UserError);
+}
+
+// The narrow rows (trigger-maintained copies in sweep_trials) must equal what the full rows
+// and progress rows say, after every kind of state change.
+void ExpectStatesMatch(ResultsStore& s, const std::string& sweep) {
+  std::vector<TrialRow> full = s.Trials(sweep);
+  std::map<std::string, ProgressRow> prog;
+  for (const ProgressRow& p : s.Progress(sweep)) prog[p.trial_id] = p;
+  std::vector<TrialStateRow> narrow = s.TrialStates(sweep);
+  ASSERT_EQ(narrow.size(), full.size());
+  std::sort(narrow.begin(), narrow.end(),
+            [](const TrialStateRow& a, const TrialStateRow& b) { return a.ord < b.ord; });
+  for (size_t i = 0; i < full.size(); ++i) {
+    SCOPED_TRACE(sweep + " trial " + full[i].id);
+    EXPECT_EQ(narrow[i].id, full[i].id);  // ord gives store order
+    EXPECT_EQ(narrow[i].state, full[i].state);
+    EXPECT_EQ(narrow[i].cost, full[i].cost);
+    EXPECT_EQ(narrow[i].attempts, full[i].attempts);
+    EXPECT_EQ(narrow[i].updated_at, full[i].updated_at);
+    auto it = prog.find(full[i].id);
+    EXPECT_EQ(narrow[i].has_progress, it != prog.end());
+    if (it != prog.end()) {
+      EXPECT_EQ(narrow[i].step, it->second.step);
+      EXPECT_EQ(narrow[i].total_steps, it->second.total_steps);
+      EXPECT_EQ(narrow[i].elapsed_s, it->second.elapsed_s);
+    }
+  }
+  std::map<std::string, int> counts{{"pending", 0}, {"running", 0}, {"done", 0}, {"failed", 0}};
+  for (const TrialRow& t : full) ++counts[TrialStateName(t.state)];
+  EXPECT_EQ(s.CountByState(sweep), counts);
+}
+
+TEST_F(StoreTest, TrialStatesFollowEveryStateChange) {
+  ResultsStore s(path_);
+  auto rows = Rows(4);
+  s.UpsertSweep("a", "y", "/tmp/a", rows, {1, 2, 3, 4});
+  ExpectStatesMatch(s, "a");
+  int64_t a0 = s.StartAttempt(rows[0].first, "j", 0, 1, 0);
+  int64_t a1 = s.StartAttempt(rows[1].first, "j", 0, 1, 0);
+  int64_t a2 = s.StartAttempt(rows[2].first, "j", 0, 1, 0);
+  ExpectStatesMatch(s, "a");
+  ProgressRow p;
+  p.trial_id = rows[0].first;
+  p.step = 5;
+  p.total_steps = 20;
+  p.elapsed_s = 1.5;
+  s.WriteProgress({p}, {});
+  p.step = 7;
+  p.elapsed_s = 2.5;
+  s.WriteProgress({p}, {});  // second write: the upsert path
+  ExpectStatesMatch(s, "a");
+  EXPECT_TRUE(s.FinishTrial(rows[0].first, a0, {{"m", 1}}, 10, 20));
+  s.EndAttempt(a1, Outcome::kCrash, "boom", TrialState::kFailed, 3);
+  s.EndAttempt(a2, Outcome::kPreempted, "", TrialState::kPending, 3);
+  ExpectStatesMatch(s, "a");
+  EXPECT_EQ(s.ResetFailed("a"), 1);
+  ExpectStatesMatch(s, "a");
+  // A second sweep sharing trials: the link copies the shared trials' current state and
+  // progress; later changes reach both sweeps.
+  auto more = Rows(6);
+  s.UpsertSweep("b", "y", "/tmp/b", more, {});
+  ExpectStatesMatch(s, "b");
+  int64_t a3 = s.StartAttempt(rows[3].first, "j", 0, 1, 0);
+  ASSERT_GT(a3, 0);
+  ExpectStatesMatch(s, "a");
+  ExpectStatesMatch(s, "b");
+  // Upserting the same sweep again keeps the copies (no reset to pending).
+  s.UpsertSweep("a", "y", "/tmp/a", rows, {1, 2, 3, 4});
+  ExpectStatesMatch(s, "a");
+  EXPECT_EQ(s.CountByState("a")["done"], 1);
+  EXPECT_EQ(s.CountByState("a")["running"], 1);
+}
+
+TEST_F(StoreTest, VaryingKeysAreRecordedAndMerged) {
+  ResultsStore s(path_);
+  auto rows = Rows(3);  // vary train.seed only
+  s.UpsertSweep("a", "y", "/tmp/a", rows, {});
+  EXPECT_EQ(s.VaryingKeys("a"), std::vector<std::string>{"train.seed"});
+  // One trial alone varies nothing; adding a trial with another size makes model.size vary.
+  s.UpsertSweep("c", "y", "/tmp/c", {rows[0]}, {});
+  EXPECT_TRUE(s.VaryingKeys("c").empty());
+  Settings other = rows[0].second;
+  other["model.size"] = std::string("small");
+  s.UpsertSweep("c", "y", "/tmp/c", {{TrialId(other), other}}, {});
+  EXPECT_EQ(s.VaryingKeys("c"), std::vector<std::string>{"model.size"});
+  EXPECT_TRUE(s.VaryingKeys("no-such-sweep").empty());
+}
+
+TEST_F(StoreTest, MigratesVersionThreeStoreWithStatusCopies) {
+  {
+    sqlite3* db;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ResultsStore::MigrateTo(db, 3);
+    const char* sql =
+        "INSERT INTO sweeps(name, yaml, run_dir, created_at, updated_at) VALUES('a','y','/r',0,0);"
+        "INSERT INTO trials(id, settings, state, cost, attempts, created_at, updated_at) VALUES"
+        " ('t1', '{\"train.seed\":1}', 'done', 5, 1, 0, 7),"
+        " ('t2', '{\"train.seed\":2}', 'running', 6, 2, 0, 8),"
+        " ('t3', '{\"train.seed\":3}', 'pending', 7, 0, 0, 9);"
+        "INSERT INTO sweep_trials(sweep, trial_id, ord) "
+        "VALUES('a','t1',0),('a','t2',1),('a','t3',2);"
+        "INSERT INTO progress(trial_id, step, total_steps, loss, tokens_per_s, elapsed_s, "
+        " updated_at) VALUES('t2', 4, 10, 1.0, 100, 3.5, 8);";
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  ResultsStore s(path_);
+  EXPECT_EQ(s.SchemaVersion(), kStoreSchemaVersion);
+  ExpectStatesMatch(s, "a");
+  EXPECT_EQ(s.CountByState("a")["running"], 1);
+  // Not recorded by the old version: computed from the trials.
+  EXPECT_EQ(s.VaryingKeys("a"), std::vector<std::string>{"train.seed"});
 }
 
 TEST_F(StoreTest, ReaderDoesNotBlockWriter) {

@@ -46,7 +46,8 @@ assert_sweep_complete "$DB" "$SWEEP" 3
 # metric MITIGATION KEY: the value of KEY for the trial trained with that mitigation.
 metric() {
   q "$DB" "SELECT r.value FROM results r JOIN trials t ON t.id = r.trial_id
-           WHERE json_extract(t.settings, '\$.\"dataset.mitigation\"') = '$1' AND r.key = '$2'
+           JOIN trial_settings ts ON ts.id = t.id
+           WHERE json_extract(ts.settings, '\$.\"dataset.mitigation\"') = '$1' AND r.key = '$2'
              AND t.state = 'done'"
 }
 diff_ge() {  # diff_ge A B MARGIN MSG: asserts A - B >= MARGIN
@@ -56,8 +57,8 @@ diff_ge() {  # diff_ge A B MARGIN MSG: asserts A - B >= MARGIN
 }
 for mit in none both_orders reverse_entity; do
   say "$mit: $(q "$DB" "SELECT group_concat(r.key || '=' || printf('%.3f', r.value), ' ')
-                        FROM results r JOIN trials t ON t.id = r.trial_id
-                        WHERE json_extract(t.settings, '\$.\"dataset.mitigation\"') = '$mit'
+                        FROM results r JOIN trial_settings ts ON ts.id = r.trial_id
+                        WHERE json_extract(ts.settings, '\$.\"dataset.mitigation\"') = '$mit'
                           AND (r.key LIKE 'acc.%' OR r.key LIKE 'chance.%'
                                OR r.key IN ('likelihood.t', 'likelihood.p', 'loss.final'))")"
   assert_num "$(metric $mit acc.p2d.same.train)" ">=" 0.9 "$mit memorised: acc.p2d.same.train"

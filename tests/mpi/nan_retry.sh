@@ -34,9 +34,10 @@ rc=$?
 note_timing "nan_retry sweep (3 trials, 2 ranks)" "$((SECONDS - t0))s"
 assert_eq "$rc" 1 "revsweep run exits 1 (one trial failed)"
 
-# trial id for a given value of fault_nan_attempts (settings is the trial's JSON).
+# trial id for a given value of fault_nan_attempts (the view trial_settings gives each trial's
+# full settings JSON).
 tid() {
-  q "$DB" "SELECT id FROM trials WHERE json_extract(settings, '$.\"train.fault_nan_attempts\"') = $1"
+  q "$DB" "SELECT id FROM trial_settings WHERE json_extract(settings, '$.\"train.fault_nan_attempts\"') = $1"
 }
 ONCE=$(tid 1)
 ALWAYS=$(tid 10)

@@ -240,7 +240,7 @@ void ExpectTrialFields(const json& t, bool with_settings) {
 TEST(StatusJson, SchemaFieldsAndTypes) {
   StatusSnapshot s = SampleSnapshot();
   json j = json::parse(StatusJson(s));
-  EXPECT_EQ(j.at("schema_version"), 1);
+  EXPECT_EQ(j.at("schema_version"), 2);
   EXPECT_EQ(j.at("sweep"), "lr-scan");
   EXPECT_TRUE(j.at("generated_at").is_number());
   const json& c = j.at("counts");
@@ -297,7 +297,7 @@ TEST(StatusJson, NonFiniteAndInvalidUtf8StayParseable) {
 
 TEST(TrialsJson, SchemaWithSettings) {
   json j = json::parse(TrialsJson(SampleSnapshot()));
-  EXPECT_EQ(j.at("schema_version"), 1);
+  EXPECT_EQ(j.at("schema_version"), 2);
   EXPECT_EQ(j.at("sweep"), "lr-scan");
   EXPECT_TRUE(j.at("generated_at").is_number());
   ASSERT_EQ(j.at("trials").size(), 4u);
@@ -488,7 +488,32 @@ TEST(TakeSnapshot, CountsFromRealStore) {
 
   json j = json::parse(StatusJson(s));
   EXPECT_EQ(j["counts"]["total"], 5);
+  EXPECT_EQ(j["trials_listed"], "all");
   EXPECT_TRUE(TakeSnapshot(store, "no-such-sweep", 0).trials.empty());
+
+  // The active snapshot (narrow rows + full rows of running and failed trials only) agrees
+  // with the full one on everything it shows.
+  StatusSnapshot act = TakeSnapshot(store, "scan", 5000, SnapshotDetail::kActive);
+  EXPECT_FALSE(act.all_trials);
+  EXPECT_EQ(act.counts.done, s.counts.done);
+  EXPECT_EQ(act.counts.running, s.counts.running);
+  EXPECT_EQ(act.counts.failed, s.counts.failed);
+  EXPECT_EQ(act.counts.pending, s.counts.pending);
+  EXPECT_EQ(act.eta.eta_known, s.eta.eta_known);
+  EXPECT_DOUBLE_EQ(act.eta.eta_s, s.eta.eta_s);
+  EXPECT_DOUBLE_EQ(act.eta.fraction, s.eta.fraction);
+  ASSERT_EQ(act.trials.size(), 2u);  // b running, c failed, in store order
+  EXPECT_EQ(act.trials[0].id, b);
+  EXPECT_EQ(act.trials[0].description, "lr=0.002");
+  EXPECT_EQ(act.trials[0].step, 50);
+  EXPECT_EQ(act.trials[1].id, c);
+  ASSERT_EQ(act.failures.size(), 1u);
+  EXPECT_EQ(act.failures[0].description, "lr=0.003");
+  EXPECT_EQ(act.failures[0].last_error, "out of memory");
+  EXPECT_EQ(StatusText(act, 100), StatusText(s, 100));
+  EXPECT_EQ(PrometheusMetrics(act), PrometheusMetrics(s));
+  EXPECT_EQ(json::parse(StatusJson(act))["trials_listed"], "active");
+  EXPECT_TRUE(TakeSnapshot(store, "no-such-sweep", 0, SnapshotDetail::kActive).trials.empty());
 }
 
 }  // namespace
