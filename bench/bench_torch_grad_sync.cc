@@ -1,14 +1,21 @@
-// Gradient sync throughput: GradSync::AverageGradients (worker/grad_sync.h) over a real GPT's
-// gradients (after one backward), with the default 25 MB buckets and with 1 MB buckets,
-// against two baselines measured in the same run, interleaved:
+// Gradient sync throughput: GradSync::SumGradients (worker/grad_sync.h; what the trainer calls,
+// its loss pre-scaled by 1 / global tokens) over a real GPT's gradients (after one backward), with
+// the default 25 MB buckets and with 1 MB buckets. Each GradSync gets its own model (a GradSync
+// makes its parameters' gradients views into its buckets, so two cannot share parameters) and is
+// built before that model's backward, as in the trainer; a sync is then what the trainer pays per
+// step (check that every gradient is still a view, the collectives; no divide). Compared with two
+// baselines measured in the same run, interleaved:
 //   raw       one MPI_Allreduce (in place, MPI_SUM) over a pre-flattened float buffer of the
 //             same number of bytes: the best any bucketing scheme can do;
 //   per-param one MPI_Allreduce per parameter gradient plus a divide, as libtorch's
 //             cpp/distributed example does.
 // Two more rows attribute the gap (not baselines): "raw + div" (the raw all-reduce plus the
-// divide by the group size on the flat buffer: what a zero-copy GradSync whose gradients are
-// views into its buckets would cost) and "pack only" (GradSync's copies into and out of the
-// buckets, no MPI). "zero-copy" is a prototype of the proposed fix (ZeroCopySync below).
+// divide by the group size on the flat buffer: the floor for a zero-copy GradSync) and "pack
+// only" (the copies into and out of the buckets that GradSync made before it was zero-copy,
+// no MPI). Two more for comparison: "zero-copy" (ZeroCopySync below, the prototype the
+// zero-copy GradSync was built from) and "copy path" (CopySync below: the previous GradSync,
+// which copied every gradient in and out; GradSync still does this for a bucket whose
+// gradients stopped being views).
 // Every repetition runs all of them (order rotated), each between barriers; a repetition's
 // time is the slowest rank's. Reports medians (the goal lines) and, because on a shared
 // machine the medians mostly measure how often a rank waits for a descheduled peer, also the
@@ -59,11 +66,9 @@ double TimeCollective(const std::function<void()>& f) {
   return worst;
 }
 
-// The fix proposed in docs/PERFORMANCE.md, for comparison: the same bucket plan as GradSync,
-// but every gradient is a view into its bucket (DistributedDataParallel's
-// gradient_as_bucket_view), so backward accumulates straight into the buckets and a sync is
-// only the collectives plus the division. (The trainer would then zero gradients through the
-// buckets: libtorch's Optimizer::zero_grad() refuses to detach_() a view.)
+// The prototype of GradSync's zero copy, for comparison: the same bucket plan, every gradient
+// a view into its bucket (DistributedDataParallel's gradient_as_bucket_view), a sync is only
+// the collectives plus the division, with none of GradSync's checks.
 class ZeroCopySync {
  public:
   ZeroCopySync(const std::vector<torch::Tensor>& params, size_t bucket_bytes) {
@@ -101,6 +106,51 @@ class ZeroCopySync {
   size_t num_buckets() const { return flats_.size(); }
 
  private:
+  std::vector<torch::Tensor> flats_;
+};
+
+// The previous GradSync::AverageGradients, for comparison: the same bucket plan, gradients
+// copied into the buckets, averaged, and copied back.
+class CopySync {
+ public:
+  CopySync(const std::vector<torch::Tensor>& params, Communicator* comm, size_t bucket_bytes)
+      : comm_(comm) {
+    int64_t bytes = 0;
+    for (const auto& p : params) {
+      const int64_t b = p.numel() * p.element_size();
+      if (groups_.empty() || (bytes > 0 && static_cast<size_t>(bytes + b) > bucket_bytes)) {
+        groups_.emplace_back();
+        bytes = 0;
+      }
+      groups_.back().push_back(p);
+      bytes += b;
+    }
+    for (auto& g : groups_) {
+      int64_t n = 0;
+      for (auto& p : g) n += p.numel();
+      flats_.push_back(torch::empty({n}, g[0].options()));
+    }
+  }
+  void AverageGradients() {
+    torch::NoGradGuard ng;
+    for (size_t i = 0; i < groups_.size(); ++i) {
+      int64_t off = 0;
+      for (auto& p : groups_[i]) {
+        flats_[i].narrow(0, off, p.numel()).copy_(p.grad().view({-1}));
+        off += p.numel();
+      }
+      comm_->AllReduceAverage(flats_[i]);
+      off = 0;
+      for (auto& p : groups_[i]) {
+        p.grad().copy_(flats_[i].narrow(0, off, p.numel()).view(p.sizes()));
+        off += p.numel();
+      }
+    }
+  }
+
+ private:
+  Communicator* comm_;
+  std::vector<std::vector<torch::Tensor>> groups_;
   std::vector<torch::Tensor> flats_;
 };
 
@@ -162,66 +212,93 @@ int main(int argc, char** argv) {
     c.n_layer = ms.n_layer;
     c.n_head = ms.n_head;
     c.d_model = ms.d_model;
+    auto backward = [&](GPT& m) {
+      auto idx = torch::randint(0, c.vocab_size, {4, c.block_size}, torch::kLong);
+      torch::nn::functional::cross_entropy(m->forward(idx).view({-1, c.vocab_size}), idx.view({-1}))
+          .backward();
+    };
+    // Plain gradients: the per-param, pack only and copy path rows.
     torch::manual_seed(1);
     GPT model(c);
-    {
-      auto idx = torch::randint(0, c.vocab_size, {4, c.block_size}, torch::kLong);
-      auto logits = model->forward(idx);
-      torch::nn::functional::cross_entropy(logits.view({-1, c.vocab_size}), idx.view({-1}))
-          .backward();
-    }
+    backward(model);
     std::vector<torch::Tensor> params = model->parameters();
     int64_t numel = 0;
     for (auto& p : params) numel += p.numel();
     const double bytes = static_cast<double>(numel) * 4;
 
     MpiCommunicator comm(MPI_COMM_WORLD);
-    GradSync sync25(params, &comm, 25u << 20), sync1(params, &comm, 1u << 20);
-
-    // A second copy of the model for the zero-copy prototype (its gradients live in buckets).
+    CopySync copy_path(params, &comm, 25u << 20);
+    // One model per GradSync, each built (making its gradients bucket views) before the
+    // model's first backward, as RunTrial does.
     torch::manual_seed(1);
-    GPT model_zc(c);
+    GPT model25(c), model1(c), model_zc(c);
+    GradSync sync25(model25->parameters(), &comm, 25u << 20);
+    GradSync sync1(model1->parameters(), &comm, 1u << 20);
     ZeroCopySync zero_copy(model_zc->parameters(), 25u << 20);
-    {
-      auto idx = torch::randint(0, c.vocab_size, {4, c.block_size}, torch::kLong);
-      torch::nn::functional::cross_entropy(model_zc->forward(idx).view({-1, c.vocab_size}),
-                                           idx.view({-1}))
-          .backward();
-      for (auto& p : model_zc->parameters())
-        if (!p.grad().is_view()) {
-          std::fprintf(stderr, "zero-copy prototype: backward replaced a bucket view\n");
-          rc = 1;
-        }
-    }
+    backward(model25);
+    backward(model1);
+    backward(model_zc);
+    for (auto& p : model_zc->parameters())
+      if (!p.grad().is_view()) {
+        std::fprintf(stderr, "zero-copy prototype: backward replaced a bucket view\n");
+        rc = 1;
+      }
+    // The zero-copy path must really be taken (else this measures the copy fallback).
+    auto check_zero_copy = [&](const GradSync& s, const char* what) {
+      if (s.zero_copy_buckets() != s.num_buckets() || s.copied_bucket_syncs() != 0) {
+        std::fprintf(stderr, "rank %d: %s: %zu of %zu buckets zero-copy, %zu copied syncs\n", rank,
+                     what, s.zero_copy_buckets(), s.num_buckets(), s.copied_bucket_syncs());
+        rc = 1;
+      }
+    };
+    check_zero_copy(sync25, "GradSync 25MB after backward");
+    check_zero_copy(sync1, "GradSync 1MB after backward");
 
     // Correctness first: rank r's gradients = r + 1 everywhere -> the mean (size + 1) / 2.
-    for (GradSync* s : {&sync25, &sync1}) {
+    for (auto [s, m] : {std::make_pair(&sync25, &model25), std::make_pair(&sync1, &model1)}) {
       torch::NoGradGuard ng;
-      for (auto& p : params) p.mutable_grad().fill_(static_cast<float>(rank + 1));
+      for (auto& p : (*m)->parameters()) p.mutable_grad().fill_(static_cast<float>(rank + 1));
       s->AverageGradients();
       double worst = 0;
-      for (auto& p : params)
+      for (auto& p : (*m)->parameters())
         worst = std::max(worst, (p.grad() - (size + 1) / 2.0).abs().max().item<double>());
       if (worst > 1e-6) {
         std::fprintf(stderr, "rank %d: GradSync average wrong by %g\n", rank, worst);
         rc = 1;
       }
     }
+    // SumGradients (the trainer's call): rank r's r + 1 -> size (size + 1) / 2; then zeros, so
+    // the timed repetitions sum zeros and the values stay bounded.
+    for (auto [s, m] : {std::make_pair(&sync25, &model25), std::make_pair(&sync1, &model1)}) {
+      torch::NoGradGuard ng;
+      for (auto& p : (*m)->parameters()) p.mutable_grad().fill_(static_cast<float>(rank + 1));
+      s->SumGradients();
+      double worst = 0;
+      for (auto& p : (*m)->parameters())
+        worst = std::max(worst, (p.grad() - size * (size + 1) / 2.0).abs().max().item<double>());
+      if (worst > 1e-6) {
+        std::fprintf(stderr, "rank %d: GradSync sum wrong by %g\n", rank, worst);
+        rc = 1;
+      }
+      s->ZeroGradients();
+    }
+    check_zero_copy(sync25, "GradSync 25MB after the correctness check");
+    check_zero_copy(sync1, "GradSync 1MB after the correctness check");
 
     // Pre-flattened buffers, allocated like GradSync's buckets (zeros: in-place sums of
     // zeros keep the values bounded however many repetitions run).
     torch::Tensor flat = torch::zeros({numel});
     torch::Tensor flat_t = torch::zeros({numel});
     torch::Tensor pack = torch::empty({numel});
-    const std::vector<std::string> names = {"raw",       "sync 25MB", "sync 1MB", "per-param",
-                                            "raw + div", "pack only", "zero-copy"};
+    const std::vector<std::string> names = {"raw",       "sync 25MB", "sync 1MB",  "per-param",
+                                            "raw + div", "pack only", "zero-copy", "copy path"};
     std::vector<std::function<void()>> ops = {
         [&] {
           MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(numel), MPI_FLOAT, MPI_SUM,
                         MPI_COMM_WORLD);
         },
-        [&] { sync25.AverageGradients(); },
-        [&] { sync1.AverageGradients(); },
+        [&] { sync25.SumGradients(); },  // what the trainer calls (loss pre-scaled)
+        [&] { sync1.SumGradients(); },
         [&] {
           torch::NoGradGuard ng;
           for (auto& p : params) {
@@ -249,7 +326,8 @@ int main(int argc, char** argv) {
             off += p.numel();
           }
         },
-        [&] { zero_copy.AverageGradients(size); }};
+        [&] { zero_copy.AverageGradients(size); },
+        [&] { copy_path.AverageGradients(); }};
     std::vector<std::vector<double>> t(ops.size());
     for (int w = 0; w < 3; ++w)
       for (auto& op : ops) TimeCollective(op);  // warm caches, connections, page faults
@@ -258,6 +336,8 @@ int main(int argc, char** argv) {
         const size_t k = (j + static_cast<size_t>(r)) % ops.size();
         t[k].push_back(TimeCollective(ops[k]));
       }
+    check_zero_copy(sync25, "GradSync 25MB after the timed repetitions");
+    check_zero_copy(sync1, "GradSync 1MB after the timed repetitions");
     if (rank == 0) {
       std::printf(
           "%s (%dL/%dd, %lld params, %.1f MB of gradients, %zu tensors; %zu buckets at "
@@ -293,14 +373,19 @@ int main(int argc, char** argv) {
       auto best = [&](size_t j) { return *std::min_element(t[j].begin(), t[j].end()); };
       std::snprintf(line, sizeof line,
                     "%-6s least-disturbed (min over reps) ratios vs raw: sync 25MB %.3f, sync 1MB "
-                    "%.3f, per-param %.3f, raw + div %.3f, zero-copy %.3f",
+                    "%.3f, per-param %.3f, raw + div %.3f, zero-copy %.3f, copy path %.3f",
                     name.c_str(), best(0) / best(1), best(0) / best(2), best(0) / best(3),
-                    best(0) / best(4), best(0) / best(6));
+                    best(0) / best(4), best(0) / best(6), best(0) / best(7));
       summary.emplace_back(line);
       std::snprintf(line, sizeof line,
                     "%-6s zero-copy prototype (25MB buckets, %zu) / raw allreduce throughput "
                     "ratio: %.3f (for comparison with the goal >= 0.95)",
                     name.c_str(), zero_copy.num_buckets(), raw / Median(t[6]));
+      summary.emplace_back(line);
+      std::snprintf(line, sizeof line,
+                    "%-6s copy path (previous GradSync, 25MB buckets) / raw allreduce throughput "
+                    "ratio: %.3f",
+                    name.c_str(), raw / Median(t[7]));
       summary.emplace_back(line);
       std::fflush(stdout);
     }

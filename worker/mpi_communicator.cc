@@ -30,13 +30,18 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm) : comm_(comm) {
   MPI_Comm_size(comm, &size_);
 }
 
-void MpiCommunicator::AllReduceAverage(torch::Tensor& t) {
+void MpiCommunicator::AllReduceSum(torch::Tensor& t) {
   if (size_ == 1) return;
   TORCH_CHECK(t.is_contiguous() && t.device().is_cpu(),
-              "AllReduceAverage needs a contiguous CPU tensor");
+              "MpiCommunicator all-reduce needs a contiguous CPU tensor");
   Check(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), MpiType(t), MPI_SUM,
                       comm_),
         "MPI_Allreduce");
+}
+
+void MpiCommunicator::AllReduceAverage(torch::Tensor& t) {
+  if (size_ == 1) return;
+  AllReduceSum(t);
   t.div_(static_cast<double>(size_));
 }
 

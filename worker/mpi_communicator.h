@@ -15,6 +15,7 @@ class MpiCommunicator : public Communicator {
   int size() const override { return size_; }
   std::string name() const override { return "mpi"; }
   void AllReduceAverage(torch::Tensor& t) override;
+  void AllReduceSum(torch::Tensor& t) override;
   void Broadcast(torch::Tensor& t, int root) override;
   bool AnyTrue(bool flag) override;
 

@@ -70,17 +70,21 @@ NcclCommunicator::~NcclCommunicator() {
   if (comm_done_) cudaEventDestroy(comm_done_);
 }
 
-void NcclCommunicator::AllReduceAverage(torch::Tensor& t) {
+void NcclCommunicator::AllReduce(torch::Tensor& t, ncclRedOp_t op) {
   TORCH_CHECK(t.is_cuda() && t.is_contiguous(), "NcclCommunicator needs a contiguous CUDA tensor");
   // libtorch's default compute stream is the legacy default stream (0): order the side
   // stream after it, reduce there, then make the compute stream wait for the result.
   REVSWEEP_CUDA_CHECK(cudaEventRecord(compute_done_, 0));
   REVSWEEP_CUDA_CHECK(cudaStreamWaitEvent(side_, compute_done_, 0));
   REVSWEEP_NCCL_CHECK(ncclAllReduce(t.data_ptr(), t.data_ptr(), static_cast<size_t>(t.numel()),
-                                    NcclType(t), ncclAvg, comm_, side_));
+                                    NcclType(t), op, comm_, side_));
   REVSWEEP_CUDA_CHECK(cudaEventRecord(comm_done_, side_));
   REVSWEEP_CUDA_CHECK(cudaStreamWaitEvent(0, comm_done_, 0));
 }
+
+void NcclCommunicator::AllReduceAverage(torch::Tensor& t) { AllReduce(t, ncclAvg); }
+
+void NcclCommunicator::AllReduceSum(torch::Tensor& t) { AllReduce(t, ncclSum); }
 
 void NcclCommunicator::Broadcast(torch::Tensor& t, int root) {
   TORCH_CHECK(t.is_cuda() && t.is_contiguous(), "NcclCommunicator needs a contiguous CUDA tensor");

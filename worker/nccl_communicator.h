@@ -28,10 +28,12 @@ class NcclCommunicator : public Communicator {
   int size() const override { return size_; }
   std::string name() const override { return "nccl"; }
   void AllReduceAverage(torch::Tensor& t) override;
+  void AllReduceSum(torch::Tensor& t) override;
   void Broadcast(torch::Tensor& t, int root) override;
   bool AnyTrue(bool flag) override;
 
  private:
+  void AllReduce(torch::Tensor& t, ncclRedOp_t op);
   MPI_Comm mpi_comm_;
   ncclComm_t comm_ = nullptr;
   cudaStream_t side_ = nullptr;

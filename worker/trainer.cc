@@ -234,15 +234,16 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
       auto loss_sum = torch::nn::functional::cross_entropy(
           logits.view({-1, logits.size(-1)}), batch.target.view({-1}),
           torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1).reduction(torch::kSum));
-      // Scaled so the group average of gradients equals the gradient of the global mean.
-      auto loss = loss_sum * (static_cast<double>(k) / static_cast<double>(global_tokens));
+      // Scaled so the group's sum of gradients is the gradient of the global mean (for k = 2,
+      // bit-identical to scaling by k and averaging: powers of two scale exactly).
+      auto loss = loss_sum * (1.0 / static_cast<double>(global_tokens));
       loss.backward();
       local_sum = loss_sum.item<double>();
     }
     if (opt.fault_nan_at_step > 0 && step + 1 == opt.fault_nan_at_step &&
         ctx.attempt_number <= opt.fault_nan_attempts)
       local_sum = std::nan("");  // test-only fault injection
-    sync.AverageGradients();
+    sync.SumGradients();
     loss_buf.fill_(local_sum);
     comm.AllReduceAverage(loss_buf);
     const double step_loss = loss_buf.item<double>() * k / static_cast<double>(global_tokens);
@@ -254,7 +255,9 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     for (auto& g : optimizer.param_groups())
       static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     optimizer.step();
-    optimizer.zero_grad();
+    // Not optimizer.zero_grad(): with several ranks the gradients are views into GradSync's
+    // buckets, which Optimizer::zero_grad() refuses to detach_().
+    sync.ZeroGradients();
 
     state.step = step + 1;
     state.last_epoch_loss_sum += step_loss;
