@@ -51,7 +51,9 @@ class Stmt {
     int rc = sqlite3_step(s_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string("store: ") + sqlite3_errmsg(db_));
+    const char* file = sqlite3_db_filename(db_, "main");
+    throw std::runtime_error(std::string("store ") + (file && *file ? file : "(memory)") + ": " +
+                             sqlite3_errmsg(db_));
   }
   void Run() {
     Step();

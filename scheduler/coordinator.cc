@@ -368,7 +368,13 @@ int RunCoordinator(const CoordinatorOptions& options) {
     fprintf(stderr, "revsweep-train: %s\n", e.what());
     code = kExitUserError;
   } catch (const std::exception& e) {
-    fprintf(stderr, "revsweep-train: coordinator error: %s\n", e.what());
+    // Every store write is one transaction, so a failed one (a full disk, an I/O error) left
+    // the store as it was: finished results are kept, and the open attempts are recovered as
+    // lost by the next run.
+    fprintf(stderr,
+            "revsweep-train: coordinator error: %s\nrevsweep-train: results recorded so far are "
+            "safe; fix the cause, then `revsweep resume %s --store %s` continues the sweep\n",
+            e.what(), options.sweep.c_str(), options.store_path.c_str());
     code = kExitFailure;
   }
   int world = 1;

@@ -52,6 +52,12 @@ fail() {
   exit 1
 }
 
+# tl_skip REASON: this machine cannot run the test (ctest shows it as skipped: code 77).
+tl_skip() {
+  echo "SKIP: $TL_NAME: $*"
+  exit 77
+}
+
 # Records "what seconds" for the summary printed by tl_end.
 note_timing() { TL_TIMINGS+=("$1: $2"); say "timing: $1: $2"; }
 
@@ -123,6 +129,7 @@ tl_kill_tree() {
   return 0
 }
 
+TL_ON_EXIT=()  # commands run at exit after the processes are gone (e.g. umount)
 tl_cleanup() {
   local rc=$? p
   for p in "${TL_PIDS[@]}"; do
@@ -132,6 +139,8 @@ tl_cleanup() {
     fi
   done
   for p in "${TL_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  local cmd
+  for cmd in "${TL_ON_EXIT[@]}"; do eval "$cmd"; done
   if [[ -n ${T:-} && -d $T ]]; then
     if [[ ${REVSWEEP_KEEP_TMP:-0} == 1 || ( $rc != 0 && ${TL_KEEP_ON_FAIL:-0} == 1 ) ]]; then
       echo "[$TL_NAME] kept $T" >&2
