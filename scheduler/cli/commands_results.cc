@@ -76,8 +76,7 @@ int CmdStatus(const CommandArgs& a) {
       ResultsStore store(store_path, /*readonly=*/true);
       std::string sweep = ResolveSweep(store, a.sweep);
       StatusSnapshot snap = TakeSnapshot(
-          store, sweep, Now(),
-          a.json && a.all ? SnapshotDetail::kAll : SnapshotDetail::kActive);
+          store, sweep, Now(), a.json && a.all ? SnapshotDetail::kAll : SnapshotDetail::kActive);
       OverlaySlurm(&snap);
       out = a.json ? StatusJson(snap) + "\n" : StatusText(snap, TerminalWidth());
       finished = snap.counts.pending == 0 && snap.counts.running == 0;
