@@ -512,17 +512,30 @@ int ResultsStore::UpsertSweep(const std::string& name, const std::string& yaml,
                 "updated_at) VALUES(?1, ?2, ?3, 'pending', ?4, 0, ?5) "
                 "ON CONFLICT(sweep, trial_id) DO UPDATE SET ord=excluded.ord");
   int added = 0;
-  Settings own;
-  for (size_t i = 0; i < trials.size(); ++i) {
+  std::string own_json;
+  std::vector<std::string> key_json;  // "\"key\":" of each varying key
+  for (const std::string& k : batch_varying) key_json.push_back(ValueToJson(Value(k)) + ":");
+  // Every B-tree written below is keyed by trial id: inserting in id order makes them appends
+  // instead of inserts at random places (ids are hashes).
+  std::vector<size_t> by_id(trials.size());
+  for (size_t i = 0; i < by_id.size(); ++i) by_id[i] = i;
+  std::sort(by_id.begin(), by_id.end(),
+            [&](size_t a, size_t b) { return trials[a].first < trials[b].first; });
+  for (size_t i : by_id) {
     ins.Reset();
     ins.Bind(1, trials[i].first);
     if (base_id) {
-      own.clear();
-      for (const std::string& k : batch_varying) {  // sorted, so appends at the end
-        auto it = trials[i].second.find(k);
-        if (it != trials[i].second.end()) own.insert(own.end(), *it);
+      // The trial's own keys as a JSON object, written straight from its map (no copy).
+      own_json = "{";
+      for (size_t k = 0; k < batch_varying.size(); ++k) {
+        auto it = trials[i].second.find(batch_varying[k]);
+        if (it == trials[i].second.end()) continue;
+        if (own_json.size() > 1) own_json += ',';
+        own_json += key_json[k];
+        own_json += ValueToJson(it->second);
       }
-      ins.Bind(2, SettingsToJson(own)).Bind(6, base_id);
+      own_json += '}';
+      ins.Bind(2, own_json).Bind(6, base_id);
     } else {
       ins.Bind(2, SettingsToJson(trials[i].second));  // base_id stays NULL
     }
