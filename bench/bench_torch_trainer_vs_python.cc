@@ -12,10 +12,12 @@
 //
 // Usage: bench_torch_trainer_vs_python [--sizes nano,micro,tiny] [--rounds 5] [--steps 40]
 //          [--warmup 5] [--batch 32] [--python /usr/bin/python3] [--script PATH]
-//          [--cpp-mallopt] [--py-malloc-env]
-// --cpp-mallopt tries the fix proposed in docs/PERFORMANCE.md: glibc malloc keeps freed
-// memory (M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD 1 GiB) instead of returning the step's
-// large tensors to the kernel and page-faulting them back in every step. --py-malloc-env gives
+//          [--cpp-default-malloc] [--py-malloc-env]
+// The C++ side runs with KeepFreedMemoryForTraining() (worker/trainer.h), as revsweep-train
+// does: glibc malloc keeps freed memory (M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD 1 GiB)
+// instead of returning the step's large tensors to the kernel and page-faulting them back in
+// every step. --cpp-default-malloc measures without it (--cpp-mallopt: the default, kept for
+// old command lines). --py-malloc-env gives
 // the Python side the same through MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_.
 // Prints, per size: "C++ trainer / PyTorch tokens/s: X.XXx (goal >= 1.3x)".
 #include <malloc.h>
@@ -294,7 +296,7 @@ int main(int argc, char** argv) {
   std::string sizes_arg = "nano,micro,tiny";
   int rounds = 5, steps = 40, warmup = 5, batch = 32;
   std::string python = "/usr/bin/python3";
-  bool cpp_mallopt = false, py_malloc_env = false;
+  bool cpp_mallopt = true, py_malloc_env = false;  // revsweep-train sets the malloc options
   std::string script = (fs::path(__FILE__).parent_path() / "reference_trainer.py").string();
   if (const char* src = std::getenv("REVSWEEP_SRC"))
     script = (fs::path(src) / "bench" / "reference_trainer.py").string();
@@ -323,14 +325,17 @@ int main(int argc, char** argv) {
       script = next();
     else if (a == "--cpp-mallopt")
       cpp_mallopt = true;
+    else if (a == "--cpp-default-malloc")
+      cpp_mallopt = false;
     else if (a == "--py-malloc-env")
       py_malloc_env = true;
     else {
-      std::fprintf(stderr,
-                   "usage: %s [--sizes nano,micro,tiny] [--rounds N] [--steps N] [--warmup N] "
-                   "[--batch B] [--python PATH] [--script reference_trainer.py] [--cpp-mallopt] "
-                   "[--py-malloc-env]\n",
-                   argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--sizes nano,micro,tiny] [--rounds N] [--steps N] [--warmup N] "
+          "[--batch B] [--python PATH] [--script reference_trainer.py] [--cpp-default-malloc] "
+          "[--py-malloc-env]\n",
+          argv[0]);
       return 2;
     }
   }
@@ -347,8 +352,7 @@ int main(int argc, char** argv) {
                                              {"micro", {"micro", 2, 2, 64}},
                                              {"tiny", {"tiny", 4, 4, 128}},
                                              {"small", {"small", 4, 4, 256}}};
-  if (cpp_mallopt &&
-      (mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, 1 << 30) != 1)) {
+  if (cpp_mallopt && !KeepFreedMemoryForTraining()) {
     std::fprintf(stderr, "mallopt failed\n");
     return 2;
   }

@@ -20,6 +20,7 @@
 
 #include "common/user_error.h"
 #include "scheduler/coordinator.h"
+#include "worker/trainer.h"
 #include "worker/worker_loop.h"
 
 namespace {
@@ -37,6 +38,8 @@ void Usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any tensor exists: keep the training step's freed memory in the heap.
+  revsweep::KeepFreedMemoryForTraining();
   std::string store, sweep, policy = "largest_first";
   bool quiet = false;
   for (int i = 1; i < argc; ++i) {

@@ -1,6 +1,7 @@
 #include "worker/trainer.h"
 
 #include <ATen/autocast_mode.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <chrono>
@@ -319,6 +320,10 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
                                      std::max(1e-9, Seconds(t_start, Clock::now()));
   }
   return result;
+}
+
+bool KeepFreedMemoryForTraining() {
+  return mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
 }
 
 }  // namespace revsweep

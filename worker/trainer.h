@@ -66,6 +66,13 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
 // (seed, epoch), so every rank and every resume computes the same order.
 std::vector<int64_t> EpochPermutation(int64_t n, int64_t seed, int64_t epoch);
 
+// Makes glibc malloc keep freed memory in the heap (mmap threshold 32 MiB, trim threshold
+// 1 GiB): a training step frees and reallocates the same large tensors, and by default those
+// go back to the kernel and are page-faulted in again every step (~10% of a small model's
+// CPU time; docs/PERFORMANCE.md). Call once at start-up, before tensors exist. Returns false
+// when glibc refuses.
+bool KeepFreedMemoryForTraining();
+
 // Steps in one epoch for n documents at global batch b: ceil(n / b).
 int64_t StepsPerEpoch(int64_t n, int64_t b);
 
