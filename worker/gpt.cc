@@ -26,6 +26,26 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   return y;
 }
 
+torch::Tensor CausalSelfAttentionImpl::ForwardPacked(const torch::Tensor& x,
+                                                     const torch::Tensor& rows, int64_t B,
+                                                     int64_t T) {
+  const int64_t C = x.size(1);
+  auto qkv = torch::zeros({B * T, 3 * C}, x.options())
+                 .index_copy(0, rows, c_attn(x))  // padding rows stay zero
+                 .view({B, T, 3 * C})
+                 .split(C, /*dim=*/2);                                 // 3 x (B, T, C)
+  auto q = qkv[0].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
+  auto k = qkv[1].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
+  auto v = qkv[2].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
+  auto y = std::get<0>(at::_scaled_dot_product_attention(
+      q, k, v, /*attn_mask=*/{}, /*dropout_p=*/is_training() ? dropout_ : 0.0,
+      /*need_attn_weights=*/false, /*is_causal=*/true));            // (B, nh, T, hs)
+  y = y.transpose(1, 2).reshape({B * T, C}).index_select(0, rows);  // (N, C)
+  y = c_proj(y);
+  if (dropout_ > 0) y = F::dropout(y, F::DropoutFuncOptions().p(dropout_).training(is_training()));
+  return y;
+}
+
 MLPImpl::MLPImpl(const GPTConfig& c) : dropout_(c.dropout) {
   c_fc = register_module("c_fc", torch::nn::Linear(c.d_model, 4 * c.d_model));
   c_proj = register_module("c_proj", torch::nn::Linear(4 * c.d_model, c.d_model));
@@ -47,6 +67,12 @@ BlockImpl::BlockImpl(const GPTConfig& c) {
 torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
   auto y = x + attn(ln_1(x));  // (B, T, C)
   return y + mlp(ln_2(y));     // (B, T, C)
+}
+
+torch::Tensor BlockImpl::ForwardPacked(const torch::Tensor& x, const torch::Tensor& rows, int64_t B,
+                                       int64_t T) {
+  auto y = x + attn->ForwardPacked(ln_1(x), rows, B, T);  // (N, C)
+  return y + mlp(ln_2(y));                                // (N, C)
 }
 
 GPTImpl::GPTImpl(const GPTConfig& c) : config_(c) {
@@ -75,7 +101,25 @@ GPTImpl::GPTImpl(const GPTConfig& c) : config_(c) {
   }
 }
 
-torch::Tensor GPTImpl::forward(const torch::Tensor& idx) {
+torch::Tensor GPTImpl::forward(const torch::Tensor& idx) { return Logits(Hidden(idx)); }
+
+torch::Tensor GPTImpl::Logits(const torch::Tensor& hidden) {
+  return F::linear(hidden, wte->weight);  // tied output embedding
+}
+
+torch::Tensor GPTImpl::HiddenPacked(const torch::Tensor& idx, const torch::Tensor& rows) {
+  const int64_t B = idx.size(0), T = idx.size(1);
+  TORCH_CHECK(T <= config_.block_size, "sequence of ", T, " tokens exceeds block_size ",
+              config_.block_size);
+  auto pos = torch::arange(T, idx.options().dtype(torch::kLong)).repeat({B});  // (B * T)
+  auto x = wte(idx.reshape({-1}).index_select(0, rows)) + wpe(pos.index_select(0, rows));
+  if (config_.dropout > 0)
+    x = F::dropout(x, F::DropoutFuncOptions().p(config_.dropout).training(is_training()));
+  for (auto& block : *h) x = block->as<Block>()->ForwardPacked(x, rows, B, T);  // (N, C)
+  return ln_f(x);                                                               // (N, C)
+}
+
+torch::Tensor GPTImpl::Hidden(const torch::Tensor& idx) {
   const int64_t T = idx.size(1);
   TORCH_CHECK(T <= config_.block_size, "sequence of ", T, " tokens exceeds block_size ",
               config_.block_size);
@@ -84,8 +128,7 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& idx) {
   if (config_.dropout > 0)
     x = F::dropout(x, F::DropoutFuncOptions().p(config_.dropout).training(is_training()));
   for (auto& block : *h) x = block->as<Block>()->forward(x);  // (B, T, C)
-  x = ln_f(x);                                                // (B, T, C)
-  return F::linear(x, wte->weight);                           // tied output embedding: (B, T, V)
+  return ln_f(x);                                             // (B, T, C)
 }
 
 int64_t GPTImpl::NumParams(bool non_embedding) const {

@@ -24,6 +24,11 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   explicit CausalSelfAttentionImpl(const GPTConfig& c);
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
+  // The same on packed rows: x (N, C) holds the positions `rows` (indices into B * T) of a
+  // right-padded batch; only attention needs the (B, T) layout (padding is zeros there, and
+  // causal attention never lets a real position see the padding after it). -> (N, C)
+  torch::Tensor ForwardPacked(const torch::Tensor& x, const torch::Tensor& rows, int64_t B,
+                              int64_t T);
 
   torch::nn::Linear c_attn{nullptr}, c_proj{nullptr};
 
@@ -49,6 +54,8 @@ class BlockImpl : public torch::nn::Module {
  public:
   explicit BlockImpl(const GPTConfig& c);
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
+  torch::Tensor ForwardPacked(const torch::Tensor& x, const torch::Tensor& rows, int64_t B,
+                              int64_t T);  // (N, C) -> (N, C), see CausalSelfAttention
 
   torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
   CausalSelfAttention attn{nullptr};
@@ -62,6 +69,17 @@ class GPTImpl : public torch::nn::Module {
   explicit GPTImpl(const GPTConfig& c);
   // idx: (B, T) int64 token ids, T <= block_size. Returns logits (B, T, vocab_size).
   torch::Tensor forward(const torch::Tensor& idx);
+  // The two halves of forward(): final hidden states after ln_f, (B, T, C), and the tied
+  // output projection, (..., C) -> (..., vocab_size). Training applies Logits only to the
+  // positions that have a target (the projection is the largest matmul of a small model).
+  torch::Tensor Hidden(const torch::Tensor& idx);
+  torch::Tensor Logits(const torch::Tensor& hidden);
+  // Hidden() for the real positions only: `rows` (int64, ascending) indexes the flattened
+  // (B * T) positions of a right-padded batch that are not padding. Every per-position
+  // computation (embeddings, layer norms, projections, MLPs: most of a small model's work)
+  // runs on those N rows only. -> (N, C), equal to Hidden(idx).view({-1, C})[rows] up to
+  // floating-point rounding.
+  torch::Tensor HiddenPacked(const torch::Tensor& idx, const torch::Tensor& rows);
   // Parameter count; tied weights counted once. non_embedding excludes wte and wpe.
   int64_t NumParams(bool non_embedding = false) const;
   const GPTConfig& config() const { return config_; }

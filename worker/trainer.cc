@@ -34,9 +34,12 @@ double LearningRate(const TrainOptions& t, int64_t step, int64_t total) {
 }
 
 struct Batch {
-  torch::Tensor input;   // (B, T) int64
-  torch::Tensor target;  // (B, T) int64, -1 = ignored
-  int64_t tokens = 0;    // counted targets
+  torch::Tensor input;    // (B, T) int64
+  torch::Tensor target;   // (B, T) int64, -1 = ignored
+  torch::Tensor rows;     // (N) int64: flattened positions that are not padding, ascending
+  torch::Tensor keep;     // (M) int64: indices into `rows` of the positions with a target
+  torch::Tensor targets;  // (M) int64: those targets
+  int64_t tokens = 0;     // counted targets (M)
 };
 
 // Builds bos + prompt + completion + eos rows, right-padded with pad (targets -1).
@@ -51,6 +54,7 @@ Batch MakeBatch(const TokenizedTask& task, const std::vector<int64_t>& docs, boo
   b.target = torch::full({B, T}, -1, torch::kLong);          // (B, T)
   auto in = b.input.accessor<int64_t, 2>();
   auto tg = b.target.accessor<int64_t, 2>();
+  std::vector<int64_t> rows, keep, targets;
   for (int64_t r = 0; r < B; ++r) {
     const TokDoc& d = task.train[docs[r]];
     std::vector<int32_t> seq;
@@ -65,10 +69,16 @@ Batch MakeBatch(const TokenizedTask& task, const std::vector<int64_t>& docs, boo
       in[r][j] = seq[j];
       if (j >= first_target) {
         tg[r][j] = seq[j + 1];
+        keep.push_back(static_cast<int64_t>(rows.size()));
+        targets.push_back(seq[j + 1]);
         ++b.tokens;
       }
+      rows.push_back(r * T + static_cast<int64_t>(j));
     }
   }
+  b.rows = torch::tensor(rows, torch::kLong);
+  b.keep = torch::tensor(keep, torch::kLong);
+  b.targets = torch::tensor(targets, torch::kLong);
   return b;
 }
 
@@ -222,19 +232,27 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     if (batch.tokens > 0) {
       batch.input = batch.input.to(device);
       batch.target = batch.target.to(device);
+      batch.rows = batch.rows.to(device);
+      batch.keep = batch.keep.to(device);
+      batch.targets = batch.targets.to(device);
       if (autocast) {
         at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
         at::autocast::set_enabled(true);
       }
-      auto logits = model->forward(batch.input);  // (B, T, V)
+      // Padding does no work: every per-position computation runs on the real positions only
+      // (HiddenPacked), and the output projection (the largest matmul of a small model) and
+      // the cross-entropy only on positions with a target (not prompts, with the loss on
+      // completions only).
+      auto hidden = model->HiddenPacked(batch.input, batch.rows);       // (N, C)
+      auto logits = model->Logits(hidden.index_select(0, batch.keep));  // (M, V)
       if (autocast) {
         at::autocast::clear_cache();
         at::autocast::set_enabled(false);
         logits = logits.to(torch::kFloat32);
       }
       auto loss_sum = torch::nn::functional::cross_entropy(
-          logits.view({-1, logits.size(-1)}), batch.target.view({-1}),
-          torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1).reduction(torch::kSum));
+          logits, batch.targets,
+          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
       // Scaled so the group's sum of gradients is the gradient of the global mean (for k = 2,
       // bit-identical to scaling by k and averaging: powers of two scale exactly).
       auto loss = loss_sum * (1.0 / static_cast<double>(global_tokens));

@@ -28,7 +28,7 @@ TL_DB=$DB
 write_config "$T/c.yaml" "$SWEEP" \
   dataset.names_per_subset=6 dataset.train_templates=24 dataset.test_templates=4 \
   tokenizer.vocab_size=500 model.size=tiny \
-  train.epochs=15 train.batch_size=16 train.lr=0.002 train.min_lr=0.0002 train.warmup_steps=20 \
+  train.epochs=20 train.batch_size=16 train.lr=0.002 train.min_lr=0.0002 train.warmup_steps=20 \
   train.checkpoint_every_steps=0 train.eval_max_new_tokens=48 run.progress_every_s=2
 cat >>"$T/c.yaml" <<'EOF'
 search:
