@@ -286,6 +286,19 @@ TrialRow ReadTrial(Stmt& s, BaseCache* bases) {
   return t;
 }
 
+// Columns: trial_id, step, total_steps, loss, tokens_per_s, elapsed_s, updated_at.
+ProgressRow ReadProgress(Stmt& s) {
+  ProgressRow r;
+  r.trial_id = s.Text(0);
+  r.step = s.Int(1);
+  r.total_steps = s.Int(2);
+  r.loss = s.Double(3);
+  r.tokens_per_s = s.Double(4);
+  r.elapsed_s = s.Double(5);
+  r.updated_at = s.Double(6);
+  return r;
+}
+
 AttemptRow ReadAttempt(Stmt& s) {
   AttemptRow a;
   a.id = s.Int(0);
@@ -770,15 +783,7 @@ std::optional<ProgressRow> ResultsStore::TrialProgress(const std::string& trial_
          "FROM progress WHERE trial_id=?");
   s.Bind(1, trial_id);
   if (!s.Step()) return std::nullopt;
-  ProgressRow r;
-  r.trial_id = s.Text(0);
-  r.step = s.Int(1);
-  r.total_steps = s.Int(2);
-  r.loss = s.Double(3);
-  r.tokens_per_s = s.Double(4);
-  r.elapsed_s = s.Double(5);
-  r.updated_at = s.Double(6);
-  return r;
+  return ReadProgress(s);
 }
 
 std::vector<ProgressRow> ResultsStore::Progress(const std::string& sweep) {
@@ -788,17 +793,7 @@ std::vector<ProgressRow> ResultsStore::Progress(const std::string& sweep) {
          "WHERE st.sweep=? ORDER BY st.ord");
   s.Bind(1, sweep);
   std::vector<ProgressRow> out;
-  while (s.Step()) {
-    ProgressRow r;
-    r.trial_id = s.Text(0);
-    r.step = s.Int(1);
-    r.total_steps = s.Int(2);
-    r.loss = s.Double(3);
-    r.tokens_per_s = s.Double(4);
-    r.elapsed_s = s.Double(5);
-    r.updated_at = s.Double(6);
-    out.push_back(r);
-  }
+  while (s.Step()) out.push_back(ReadProgress(s));
   return out;
 }
 

@@ -41,6 +41,23 @@ std::string Printf(const char* fmt, double v) {
   return buf;
 }
 
+void Count(TrialState state, StatusCounts* c) {
+  switch (state) {
+    case TrialState::kPending:
+      ++c->pending;
+      break;
+    case TrialState::kRunning:
+      ++c->running;
+      break;
+    case TrialState::kDone:
+      ++c->done;
+      break;
+    case TrialState::kFailed:
+      ++c->failed;
+      break;
+  }
+}
+
 // Fraction of a trial's steps done according to its last progress row, or -1 when unknown.
 // T: TrialStatus or TrialStateRow (same field names).
 template <typename T>
@@ -266,26 +283,25 @@ EtaEstimate EstimateEta(const std::vector<TrialStateRow>& trials) {
   return EstimateEtaOver(trials);
 }
 
-StatusSnapshot BuildSnapshot(const std::string& sweep, const std::vector<TrialRow>& trials,
-                             const std::vector<ProgressRow>& progress,
-                             const std::vector<JobRow>& jobs, double now) {
+namespace {
+
+// BuildSnapshot with the sweep's varying settings keys given (descriptions use them).
+StatusSnapshot BuildWithVarying(const std::string& sweep, const std::vector<TrialRow>& trials,
+                                const std::vector<ProgressRow>& progress,
+                                const std::vector<JobRow>& jobs, double now,
+                                const std::vector<std::string>& varying) {
   StatusSnapshot s;
   s.sweep = sweep;
   s.now = now;
   s.jobs = jobs;
   std::unordered_map<std::string, const ProgressRow*> by_id;
   for (const ProgressRow& p : progress) by_id[p.trial_id] = &p;
-  std::vector<Settings> all;
-  all.reserve(trials.size());
-  for (const TrialRow& r : trials) all.push_back(r.settings);
-  std::vector<std::string> desc = DescribeTrials(all);
 
   s.trials.reserve(trials.size());
-  for (size_t i = 0; i < trials.size(); ++i) {
-    const TrialRow& r = trials[i];
+  for (const TrialRow& r : trials) {
     TrialStatus t;
     t.id = r.id;
-    t.description = desc[i];
+    t.description = DescribeSettings(r.settings, varying);
     t.settings = r.settings;
     t.state = r.state;
     t.attempts = r.attempts;
@@ -303,20 +319,7 @@ StatusSnapshot BuildSnapshot(const std::string& sweep, const std::vector<TrialRo
       t.elapsed_s = p.elapsed_s;
       t.progress_updated_at = p.updated_at;
     }
-    switch (t.state) {
-      case TrialState::kPending:
-        ++s.counts.pending;
-        break;
-      case TrialState::kRunning:
-        ++s.counts.running;
-        break;
-      case TrialState::kDone:
-        ++s.counts.done;
-        break;
-      case TrialState::kFailed:
-        ++s.counts.failed;
-        break;
-    }
+    Count(t.state, &s.counts);
     if (t.state == TrialState::kFailed) s.failures.push_back(t);
     s.trials.push_back(std::move(t));
   }
@@ -325,6 +328,17 @@ StatusSnapshot BuildSnapshot(const std::string& sweep, const std::vector<TrialRo
       [](const TrialStatus& a, const TrialStatus& b) { return a.updated_at > b.updated_at; });
   s.eta = EstimateEta(s.trials);
   return s;
+}
+
+}  // namespace
+
+StatusSnapshot BuildSnapshot(const std::string& sweep, const std::vector<TrialRow>& trials,
+                             const std::vector<ProgressRow>& progress,
+                             const std::vector<JobRow>& jobs, double now) {
+  std::vector<const Settings*> all;
+  all.reserve(trials.size());
+  for (const TrialRow& r : trials) all.push_back(&r.settings);
+  return BuildWithVarying(sweep, trials, progress, jobs, now, VaryingKeys(all));
 }
 
 StatusSnapshot TakeSnapshot(ResultsStore& store, const std::string& sweep, double now,
@@ -354,34 +368,15 @@ StatusSnapshot TakeSnapshot(ResultsStore& store, const std::string& sweep, doubl
     if (!t) continue;
     // The narrow row and the full row are read apart; the narrow one decided membership.
     t->state = r->state;
+    if (std::optional<ProgressRow> p = store.TrialProgress(t->id)) progress.push_back(*p);
     full.push_back(std::move(*t));
   }
-  for (const TrialRow& t : full) {
-    if (std::optional<ProgressRow> p = store.TrialProgress(t.id)) progress.push_back(*p);
-  }
-  StatusSnapshot s = BuildSnapshot(sweep, full, progress, store.Jobs(sweep), now);
-  s.all_trials = false;
   const std::vector<std::string> varying =
       full.empty() ? std::vector<std::string>() : store.VaryingKeys(sweep);
-  for (TrialStatus& t : s.trials) t.description = DescribeSettings(t.settings, varying);
-  for (TrialStatus& t : s.failures) t.description = DescribeSettings(t.settings, varying);
+  StatusSnapshot s = BuildWithVarying(sweep, full, progress, store.Jobs(sweep), now, varying);
+  s.all_trials = false;
   s.counts = StatusCounts();
-  for (const TrialStateRow& r : rows) {
-    switch (r.state) {
-      case TrialState::kPending:
-        ++s.counts.pending;
-        break;
-      case TrialState::kRunning:
-        ++s.counts.running;
-        break;
-      case TrialState::kDone:
-        ++s.counts.done;
-        break;
-      case TrialState::kFailed:
-        ++s.counts.failed;
-        break;
-    }
-  }
+  for (const TrialStateRow& r : rows) Count(r.state, &s.counts);
   s.eta = EstimateEta(rows);
   return s;
 }

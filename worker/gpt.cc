@@ -11,19 +11,27 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& c)
   c_proj = register_module("c_proj", torch::nn::Linear(c.d_model, c.d_model));
 }
 
-torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
-  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  auto qkv = c_attn(x).split(C, /*dim=*/2);                            // 3 x (B, T, C)
+torch::Tensor CausalSelfAttentionImpl::Attend(const torch::Tensor& qkv_btc) {
+  const int64_t B = qkv_btc.size(0), T = qkv_btc.size(1), C = qkv_btc.size(2) / 3;
+  auto qkv = qkv_btc.split(C, /*dim=*/2);                              // 3 x (B, T, C)
   auto q = qkv[0].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
   auto k = qkv[1].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
   auto v = qkv[2].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
   auto y = std::get<0>(at::_scaled_dot_product_attention(
       q, k, v, /*attn_mask=*/{}, /*dropout_p=*/is_training() ? dropout_ : 0.0,
       /*need_attn_weights=*/false, /*is_causal=*/true));  // (B, nh, T, hs)
-  y = y.transpose(1, 2).contiguous().view({B, T, C});     // (B, T, C)
-  y = c_proj(y);
-  if (dropout_ > 0) y = F::dropout(y, F::DropoutFuncOptions().p(dropout_).training(is_training()));
-  return y;
+  return y.transpose(1, 2).contiguous().view({B, T, C});  // (B, T, C)
+}
+
+torch::Tensor CausalSelfAttentionImpl::Project(const torch::Tensor& y) {
+  auto out = c_proj(y);
+  if (dropout_ > 0)
+    out = F::dropout(out, F::DropoutFuncOptions().p(dropout_).training(is_training()));
+  return out;
+}
+
+torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
+  return Project(Attend(c_attn(x)));  // (B, T, C)
 }
 
 torch::Tensor CausalSelfAttentionImpl::ForwardPacked(const torch::Tensor& x,
@@ -32,18 +40,8 @@ torch::Tensor CausalSelfAttentionImpl::ForwardPacked(const torch::Tensor& x,
   const int64_t C = x.size(1);
   auto qkv = torch::zeros({B * T, 3 * C}, x.options())
                  .index_copy(0, rows, c_attn(x))  // padding rows stay zero
-                 .view({B, T, 3 * C})
-                 .split(C, /*dim=*/2);                                 // 3 x (B, T, C)
-  auto q = qkv[0].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
-  auto k = qkv[1].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
-  auto v = qkv[2].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
-  auto y = std::get<0>(at::_scaled_dot_product_attention(
-      q, k, v, /*attn_mask=*/{}, /*dropout_p=*/is_training() ? dropout_ : 0.0,
-      /*need_attn_weights=*/false, /*is_causal=*/true));            // (B, nh, T, hs)
-  y = y.transpose(1, 2).reshape({B * T, C}).index_select(0, rows);  // (N, C)
-  y = c_proj(y);
-  if (dropout_ > 0) y = F::dropout(y, F::DropoutFuncOptions().p(dropout_).training(is_training()));
-  return y;
+                 .view({B, T, 3 * C});
+  return Project(Attend(qkv).view({B * T, C}).index_select(0, rows));  // (N, C)
 }
 
 MLPImpl::MLPImpl(const GPTConfig& c) : dropout_(c.dropout) {

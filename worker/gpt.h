@@ -33,6 +33,11 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   torch::nn::Linear c_attn{nullptr}, c_proj{nullptr};
 
  private:
+  // Causal multi-head attention over a (B, T, 3C) block of q, k, v -> (B, T, C).
+  torch::Tensor Attend(const torch::Tensor& qkv);
+  // The output projection (and dropout).
+  torch::Tensor Project(const torch::Tensor& y);
+
   int64_t n_head_;
   double dropout_;
 };

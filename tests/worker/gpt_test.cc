@@ -7,14 +7,20 @@
 namespace revsweep {
 namespace {
 
-TEST(Gpt, ShapesAndParameterCount) {
-  torch::manual_seed(0);
+// vocab 50, block 16, 2 layers, 2 heads, d_model 32.
+GPTConfig SmallConfig() {
   GPTConfig c;
   c.vocab_size = 50;
   c.block_size = 16;
   c.n_layer = 2;
   c.n_head = 2;
   c.d_model = 32;
+  return c;
+}
+
+TEST(Gpt, ShapesAndParameterCount) {
+  torch::manual_seed(0);
+  const GPTConfig c = SmallConfig();
   GPT m(c);
   auto idx = torch::randint(0, 50, {3, 10}, torch::kLong);
   auto logits = m->forward(idx);
@@ -30,12 +36,7 @@ TEST(Gpt, PackedRowsEqualThePaddedForwardAndGradients) {
   // Right-padded rows of lengths 10, 4, 7 in a (3, 10) batch; the padding holds garbage ids
   // that must not influence anything.
   torch::manual_seed(3);
-  GPTConfig c;
-  c.vocab_size = 50;
-  c.block_size = 16;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.d_model = 32;
+  const GPTConfig c = SmallConfig();
   GPT a(c);
   torch::manual_seed(3);
   GPT b(c);
