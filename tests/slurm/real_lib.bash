@@ -118,6 +118,13 @@ write_config() {
   } >"$file"
 }
 
+# sized_epochs RATE SECONDS [MIN]: epochs (6 steps each) that take SECONDS of training at RATE
+# steps/s, at least MIN (default 40) and at most 4000 (guards against a nonsense rate).
+sized_epochs() {
+  awk -v r="$1" -v s="$2" -v lo="${3:-40}" \
+    'BEGIN { e = int(r * s / 6 + 0.5); if (e < lo) e = lo; if (e > 4000) e = 4000; print e }'
+}
+
 # submit_sweep SWEEP CONFIG [submit options...]: runs `revsweep submit` in $WORK, checks the job id
 # it prints is recorded in the store's jobs table, and sets SUBMITTED_ID.
 submit_sweep() {

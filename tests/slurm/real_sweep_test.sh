@@ -14,7 +14,8 @@
 #      back to pending, `revsweep status` still works, and a new submit finishes them from their
 #      checkpoints
 #   6. stop.sh: no slurmctld, slurmd, slurmstepd or munged of this cluster is left
-# Part 4's sweep is sized from the training speed measured in part 3 (the machine is shared).
+# Parts 3-5 size their sweeps from the training speed measured just before (parts 2 and 3), so a
+# faster or slower machine still interrupts trials mid-way (the machine is shared).
 # Needs root, slurm-wlm, munge, openmpi, sqlite3 and a build with revsweep-train (libtorch).
 set -euo pipefail
 
@@ -91,7 +92,8 @@ part_end
 
 # ---- 2. a small sweep, start to finish ---------------------------------------------------------------
 part_begin "2 (submit, complete)"
-write_config "$WORK/basic.yaml" rs_basic 4 "1, 2" "model.size: [nano, micro]"
+# 40 epochs (240 steps): long enough to measure this machine's training speed, which sizes part 3.
+write_config "$WORK/basic.yaml" rs_basic 40 "1, 2" "model.size: [nano, micro]"
 submit_sweep rs_basic "$WORK/basic.yaml" "${SUBMIT[@]}" --time 10
 B_ID=$SUBMITTED_ID
 wait_sweep_job rs_basic "$B_ID" 150
@@ -111,13 +113,20 @@ grep -q "4 done" <<<"$out" || fail "revsweep status does not count 4 done trials
 out=$("$REVSWEEP_BIN/revsweep" status rs_basic --store "$STORE" --json 2>&1) || fail "revsweep status --json failed: $out"
 grep -Eq "\"job_id\": *\"$B_ID\"" <<<"$out" || fail "revsweep status --json does not list job $B_ID: $out"
 grep -q 'sweep complete' "$(job_log rs_basic "$B_ID")" || fail "no 'sweep complete' in the job log"
-say "job $B_ID: 4 trials done once, exit 0:0"
+# Training speed now (two trials side by side, as in parts 3-5; the fastest is a nano trial).
+RATE0=$(sql "SELECT printf('%.1f', max(s.value / t.value)) FROM results s JOIN results t
+             ON t.trial_id = s.trial_id AND t.key = 'train_seconds' JOIN sweep_trials st
+             ON st.trial_id = s.trial_id WHERE st.sweep='rs_basic' AND s.key = 'steps'")
+say "job $B_ID: 4 trials done once, exit 0:0; training speed $RATE0 steps/s per trial"
 part_end
 
 # ---- 3. scontrol requeue mid-trial ---------------------------------------------------------------------
 part_begin "3 (scontrol requeue mid-trial)"
-# 40 epochs = 240 steps (~10 s at ~20 steps/s); the requeue lands a little after step 20.
-write_config "$WORK/requeue.yaml" rs_requeue 40 "10, 11"
+# ~15 s of training per trial at the speed measured in part 2 (at least 40 epochs = 240 steps); the
+# requeue lands a little after step 20, long before the end even if the machine speeds up 5x.
+R_EPOCHS=$(sized_epochs "$RATE0" 15)
+write_config "$WORK/requeue.yaml" rs_requeue "$R_EPOCHS" "10, 11"
+say "rs_requeue: $R_EPOCHS epochs ($((R_EPOCHS * 6)) steps per trial)"
 submit_sweep rs_requeue "$WORK/requeue.yaml" "${SUBMIT[@]}" --time 10 --store "$STORE"
 R_ID=$SUBMITTED_ID
 wait_until 120 "a trial of job $R_ID past step $CKPT_STEPS with a checkpoint" \
@@ -176,7 +185,7 @@ part_begin "4 (time limit: USR2, requeue, resume)"
 # at the speed measured in part 3: always more than the first run gives (<= ~48 s), usually less
 # than two runs give; a third run only costs time. (The cap only guards against a nonsense rate:
 # 97 steps/s was measured here, i.e. ~1050 epochs.)
-L_EPOCHS=$(awk -v r="$RATE" 'BEGIN { e = int(r * 65 / 6 + 0.5); if (e < 120) e = 120; if (e > 4000) e = 4000; print e }')
+L_EPOCHS=$(sized_epochs "$RATE" 65 120)
 write_config "$WORK/limit.yaml" rs_limit "$L_EPOCHS" "20, 21"
 say "rs_limit: $L_EPOCHS epochs ($((L_EPOCHS * 6)) steps per trial)"
 submit_sweep rs_limit "$WORK/limit.yaml" "${SUBMIT[@]}" --time 2 --signal-before 70 --max-requeues 6
@@ -210,7 +219,11 @@ part_end
 
 # ---- 5. revsweep cancel on a running job --------------------------------------------------------------------
 part_begin "5 (revsweep cancel)"
-write_config "$WORK/cancel.yaml" rs_cancel 40 "30, 31"
+# ~20 s of training per trial at part 3's speed: the cancel lands a little after step 20, while
+# both trials are still running.
+C_EPOCHS=$(sized_epochs "$RATE" 20)
+write_config "$WORK/cancel.yaml" rs_cancel "$C_EPOCHS" "30, 31"
+say "rs_cancel: $C_EPOCHS epochs ($((C_EPOCHS * 6)) steps per trial)"
 submit_sweep rs_cancel "$WORK/cancel.yaml" "${SUBMIT[@]}" --time 10
 C_ID=$SUBMITTED_ID
 wait_until 120 "a trial of job $C_ID past step $CKPT_STEPS with a checkpoint" \
