@@ -6,9 +6,10 @@
 //   (b) `revsweep status` as it runs: TakeSnapshot(kActive) + the text and Prometheus
 //       renderers, with 8 running and 20 failed trials among 100k (goal 100 ms; baseline: the
 //       full snapshot of every trial with its settings, what status read before schema v4);
-//   (c) BuildSummary over 100k done trials with results, 25k settings x 4 seeds with 13
-//       metrics each (goal 1 s; baseline: just iterating the results map); also printed:
-//       the end-to-end `revsweep summary` path (load trials and results + build + render).
+//   (c) the `revsweep summary` path over 100k done trials with results, 25k settings x 4 seeds
+//       with 13 metrics each: LoadSweepData + SummarizeSweep + table render + freeing it
+//       (goal 1 s; baseline: the row form it replaced, Trials + SweepResults + BuildSummary +
+//       render + free).
 // Usage: bench_store_scale [--trials N] [--dir DIR]   (DIR: where the store files go;
 // default a fresh folder under $TMPDIR or /tmp, removed at the end).
 #include <sqlite3.h>
@@ -332,57 +333,64 @@ int Main(int argc, char** argv) {
   Report("status " + label, status, 0.1, "100 ms", naive_status.wall,
          "the full snapshot of every trial");
 
-  // (c) summary.
-  std::vector<TrialRow> trials;
-  ResultsMap results;
-  const Timing load_trials = Measure([&] { trials = store.Trials("bench"); });
-  const Timing load_results = Measure([&] { results = store.SweepResults("bench"); });
-  printf(
-      "  load for the summary: Trials %s (cpu %s), SweepResults %s (cpu %s), %zu trials "
-      "with results\n",
-      Time(load_trials.wall).c_str(), Time(load_trials.cpu).c_str(),
-      Time(load_results.wall).c_str(), Time(load_results.cpu).c_str(), results.size());
-  double checksum = 0;
-  const Timing iterate = MedianOf(3, [&] {
-    for (const auto& [id, m] : results) {
-      for (const auto& kv : m) checksum += kv.second;
-    }
-  });
+  // (c) summary. The path `revsweep summary` runs: LoadSweepData (compact rows) +
+  // SummarizeSweep + render; the baseline is the row form it replaced (Trials + SweepResults +
+  // BuildSummary + render), measured right after.
+  SweepData data;
+  const Timing load_data = Measure([&] { data = store.LoadSweepData("bench"); });
   Summary summary;
   // Median of three; the previous summary is freed outside the timed call.
   std::vector<Timing> builds;
   for (int i = 0; i < 3; ++i) {
     summary = Summary();
-    builds.push_back(Measure([&] { summary = BuildSummary(trials, results); }));
+    builds.push_back(Measure([&] { summary = SummarizeSweep(data); }));
   }
   std::sort(builds.begin(), builds.end(),
             [](const Timing& a, const Timing& b) { return a.wall < b.wall; });
   const Timing build = builds[1];
-  SummaryOptions no_loss_bootstrap;
-  no_loss_bootstrap.loss_fit.bootstrap = 0;
-  const Timing build_nb = Measure([&] { BuildSummary(trials, results, no_loss_bootstrap); });
   std::string table;
   const Timing render = Measure([&] { table = RenderSummary(summary, SummaryFormat::kTable); });
+  const std::vector<std::string> verdicts = summary.verdicts;
+  const Timing free_data = Measure([&] {
+    data = SweepData();
+    summary = Summary();
+  });
   printf(
-      "  summary: %zu settings, %zu sizes; without the loss-fit bootstrap %s; table render "
-      "%s (%zu bytes)\n",
-      summary.settings.size(), summary.best.size(), Time(build_nb.wall).c_str(),
-      Time(render.wall).c_str(), table.size());
-  const double g = 1.0 / build.wall;
+      "  summary: load %s (cpu %s), SummarizeSweep %s (cpu %s), %zu settings, %zu sizes; "
+      "table render %s (%zu bytes); freeing it all %s\n",
+      Time(load_data.wall).c_str(), Time(load_data.cpu).c_str(), Time(build.wall).c_str(),
+      Time(build.cpu).c_str(), summary.settings.size(), summary.best.size(),
+      Time(render.wall).c_str(), table.size(), Time(free_data.wall).c_str());
+
+  std::vector<TrialRow> trials;
+  ResultsMap results;
+  const Timing load_trials = Measure([&] { trials = store.Trials("bench"); });
+  const Timing load_results = Measure([&] { results = store.SweepResults("bench"); });
+  Summary row_summary;
+  const Timing row_build = Measure([&] { row_summary = BuildSummary(trials, results); });
+  const Timing row_render =
+      Measure([&] { table = RenderSummary(row_summary, SummaryFormat::kTable); });
+  const Timing row_free = Measure([&] {
+    trials.clear();
+    trials.shrink_to_fit();
+    results.clear();
+    row_summary = Summary();
+  });
+  const double row_path =
+      load_trials.wall + load_results.wall + row_build.wall + row_render.wall + row_free.wall;
+  printf("  row form: Trials %s + SweepResults %s + BuildSummary %s + render %s + free %s = %s\n",
+         Time(load_trials.wall).c_str(), Time(load_results.wall).c_str(),
+         Time(row_build.wall).c_str(), Time(row_render.wall).c_str(), Time(row_free.wall).c_str(),
+         Time(row_path).c_str());
+  const double path = load_data.wall + build.wall + render.wall + free_data.wall;
+  const double path_cpu = load_data.cpu + build.cpu + render.cpu + free_data.cpu;
+  const double g = 1.0 / path;
   printf(
-      "%-22s %9s (cpu %s; goal 1 s, %.1fx %s goal; %.0fx the time to just iterate the "
-      "results map: %s)\n",
-      ("summary " + label + ":").c_str(), Time(build.wall).c_str(), Time(build.cpu).c_str(),
-      g >= 1 ? g : 1 / g, g >= 1 ? "under" : "OVER", build.wall / iterate.wall,
-      Time(iterate.wall).c_str());
-  const double e2e = load_trials.wall + load_results.wall + build.wall + render.wall;
-  printf(
-      "summary end-to-end:     %s (load trials %s + load results %s + build %s + render %s; "
-      "the goal above is for the build)\n",
-      Time(e2e).c_str(), Time(load_trials.wall).c_str(), Time(load_results.wall).c_str(),
-      Time(build.wall).c_str(), Time(render.wall).c_str());
-  if (checksum == 42) printf(" ");  // keeps the iteration from being optimised away
-  for (const std::string& v : summary.verdicts) printf("  verdict: %s\n", v.c_str());
+      "%-22s %9s (cpu %s; load + summarize + render + free; goal 1 s, %.1fx %s goal; %.2fx "
+      "faster than the row form: %s)\n",
+      ("summary " + label + ":").c_str(), Time(path).c_str(), Time(path_cpu).c_str(),
+      g >= 1 ? g : 1 / g, g >= 1 ? "under" : "OVER", row_path / path, Time(row_path).c_str());
+  for (const std::string& v : verdicts) printf("  verdict: %s\n", v.c_str());
 
   if (remove_dir) std::filesystem::remove_all(dir);
   return 0;

@@ -46,6 +46,30 @@ struct TrialRow {
   double updated_at = 0;  // unix seconds
 };
 
+// A sweep's trials and results in the store's own compact shape, for summaries of large
+// sweeps (ResultsStore::LoadSweepData): the settings a batch of trials shares are parsed once
+// (`bases`), each trial keeps only its own keys, and metrics are flat arrays with interned
+// names. At 100k trials this is ~10x fewer heap nodes than Trials() + SweepResults().
+struct SweepData {
+  struct Trial {
+    std::string id;
+    TrialState state = TrialState::kPending;
+    int64_t params = 0;                           // trials.params (0 until known)
+    int base = -1;                                // index into `bases`; -1: `own` holds every key
+    Settings own;                                 // the trial's own keys, disjoint from bases[base]
+    uint32_t metrics_begin = 0, metrics_end = 0;  // its slice of metric_key / metric_value
+    bool has_results() const { return metrics_end > metrics_begin; }
+  };
+  std::vector<Settings> bases;
+  std::vector<Trial> trials;              // store order
+  std::vector<std::string> metric_names;  // interned; metric_key indexes it
+  std::vector<uint32_t> metric_key;       // per result row, grouped by trial, name order
+  std::vector<double> metric_value;
+
+  // Every key of trial i (base and own merged).
+  Settings FullSettings(size_t i) const;
+};
+
 // One trial as status, ETA and placement need it: no settings, no error text. Read in one
 // range scan of the sweep (TrialStates), so it stays cheap at 100k trials.
 struct TrialStateRow {
@@ -156,6 +180,9 @@ class ResultsStore {
   std::vector<std::pair<int64_t, double>> LossCurve(const std::string& trial_id);
 
   std::map<std::string, double> Results(const std::string& trial_id);
+  // Trials and results of a sweep in compact form (see SweepData), read in one transaction
+  // so both come from the same snapshot.
+  SweepData LoadSweepData(const std::string& sweep);
   // All results of a sweep: trial id -> metric -> value (one query).
   std::map<std::string, std::map<std::string, double>> SweepResults(const std::string& sweep);
 

@@ -129,14 +129,18 @@ std::vector<std::string> VaryingKeys(const Range& items, Get settings_of,
 
 struct Member {
   int64_t seed;
-  const TrialRow* row;
-  const std::map<std::string, double>* metrics;
+  uint32_t trial;  // index into SweepData::trials
 };
 
+// Trials of one setting, while grouping: the base they share and their own setting keys.
 struct Group {
-  Settings setting;
+  int base;
+  Settings own;  // IsSettingKey keys only
   std::vector<Member> members;
 };
+
+// Mixed into a group's hash so equal own keys over different bases hash apart.
+constexpr uint64_t kBaseMix = 0x9e3779b97f4a7c15ULL;
 
 // Interns cell names met in metric keys; the canonical order is applied at the end.
 class CellIndex {
@@ -251,53 +255,156 @@ const CellSummary* SettingSummary::Cell(const std::string& name) const {
 
 Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& results,
                      const SummaryOptions& options) {
+  SweepData data;
+  data.trials.reserve(trials.size());
+  std::map<std::string, uint32_t, std::less<>> names;
+  for (const TrialRow& t : trials) {
+    SweepData::Trial d;
+    d.id = t.id;
+    d.state = t.state;
+    d.params = t.params;
+    d.own = t.settings;
+    auto r = results.find(t.id);
+    d.metrics_begin = d.metrics_end = static_cast<uint32_t>(data.metric_key.size());
+    if (r != results.end()) {
+      for (const auto& [name, value] : r->second) {
+        auto [n, added] = names.try_emplace(name, static_cast<uint32_t>(data.metric_names.size()));
+        if (added) data.metric_names.push_back(name);
+        data.metric_key.push_back(n->second);
+        data.metric_value.push_back(value);
+      }
+      d.metrics_end = static_cast<uint32_t>(data.metric_key.size());
+    }
+    data.trials.push_back(std::move(d));
+  }
+  return SummarizeSweep(data, options);
+}
+
+Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
   Summary out;
-  out.trials_total = static_cast<int>(trials.size());
+  out.trials_total = static_cast<int>(data.trials.size());
   out.level = options.level;
   out.bootstrap_resamples = options.bootstrap_resamples;
 
-  // 1. Group done trials by setting.
-  // A hash index over `results`: one in-order walk of the map instead of a tree descent
-  // (a cache miss per level) for every trial; this alone was a fifth of the time at 100k.
-  std::unordered_map<std::string_view, const std::map<std::string, double>*> metrics_of;
-  metrics_of.reserve(results.size());
-  for (const auto& [id, m] : results) metrics_of.emplace(id, &m);
+  // What each metric name is, worked out once per name instead of once per result row.
+  enum Kind : uint8_t { kOther, kParams, kAcc, kChance, kLikelihoodP, kLossFinal };
+  CellIndex cells;
+  const size_t n_names = data.metric_names.size();
+  std::vector<Kind> kind(n_names, kOther);
+  std::vector<int> cell_of_name(n_names, -1);
+  std::vector<int> acc_name_of_cell;  // cell -> metric name index of acc.<cell>
+  int loss_final_name = -1;
+  for (size_t i = 0; i < n_names; ++i) {
+    const std::string_view n(data.metric_names[i]);
+    if (n == "params") {
+      kind[i] = kParams;
+    } else if (StartsWith(n, "acc.") || StartsWith(n, "chance.")) {
+      const bool is_acc = n[0] == 'a';
+      kind[i] = is_acc ? kAcc : kChance;
+      cell_of_name[i] = cells.Find(n.substr(is_acc ? 4 : 7));
+      if (static_cast<int>(acc_name_of_cell.size()) <= cell_of_name[i]) {
+        acc_name_of_cell.resize(cell_of_name[i] + 1, -1);
+      }
+      if (is_acc) acc_name_of_cell[cell_of_name[i]] = static_cast<int>(i);
+    } else if (n == "likelihood.p") {
+      kind[i] = kLikelihoodP;
+    } else if (n == "loss.final") {
+      kind[i] = kLossFinal;
+      loss_final_name = static_cast<int>(i);
+    }
+  }
+
+  // 1. Group done trials by setting. Trials of one base share every base key, so within a
+  // base a setting is told apart by the trial's own keys alone (~7 instead of ~45); groups
+  // of different bases with equal settings are merged afterwards.
+  struct BaseInfo {
+    int64_t seed = 0;  // train.seed when the whole batch shares one
+    bool has_seed = false;
+  };
+  std::vector<BaseInfo> base_info(data.bases.size());
+  for (size_t b = 0; b < data.bases.size(); ++b) {
+    auto it = data.bases[b].find("train.seed");
+    base_info[b].has_seed = it != data.bases[b].end();
+    SettingHash(data.bases[b], &base_info[b].seed);
+  }
   std::vector<Group> groups;
   std::unordered_map<uint64_t, std::vector<size_t>> by_hash;
   size_t last_group = SIZE_MAX;
-  for (const TrialRow& t : trials) {
-    auto r = metrics_of.find(t.id);
-    if (t.state != TrialState::kDone || r == metrics_of.end()) {
+  for (size_t i = 0; i < data.trials.size(); ++i) {
+    const SweepData::Trial& t = data.trials[i];
+    if (t.state != TrialState::kDone || !t.has_results()) {
       ++out.trials_excluded;
       continue;
     }
     ++out.trials_done;
+    auto seed_of = [&](int64_t own_seed) {
+      return t.base >= 0 && base_info[t.base].has_seed ? base_info[t.base].seed : own_seed;
+    };
     // The store lists a sweep's trials in expansion order, seeds innermost: most trials
-    // belong to the previous trial's setting, which one walk of the settings confirms.
+    // belong to the previous trial's setting, which one walk of the own keys confirms.
     int64_t seed = 0;
-    if (last_group < groups.size() && SameSetting(t.settings, groups[last_group].setting, &seed)) {
-      groups[last_group].members.push_back({seed, &t, r->second});
+    if (last_group < groups.size() && groups[last_group].base == t.base &&
+        SameSetting(t.own, groups[last_group].own, &seed)) {
+      groups[last_group].members.push_back({seed_of(seed), static_cast<uint32_t>(i)});
       continue;
     }
-    std::vector<size_t>& bucket = by_hash[SettingHash(t.settings, &seed)];
+    const uint64_t h = SettingHash(t.own, &seed) ^ (static_cast<uint64_t>(t.base + 1) * kBaseMix);
+    std::vector<size_t>& bucket = by_hash[h];
     size_t g = groups.size();
     for (size_t candidate : bucket) {
       int64_t unused;
-      if (SameSetting(t.settings, groups[candidate].setting, &unused)) {
+      if (groups[candidate].base == t.base && SameSetting(t.own, groups[candidate].own, &unused)) {
         g = candidate;
         break;
       }
     }
     if (g == groups.size()) {
-      groups.push_back({FilterSetting(t.settings), {}});
+      groups.push_back({t.base, FilterSetting(t.own), {}});
       bucket.push_back(g);
     }
-    groups[g].members.push_back({seed, &t, r->second});
+    groups[g].members.push_back({seed_of(seed), static_cast<uint32_t>(i)});
     last_group = g;
+  }
+  // Whole settings: the base's setting keys (filtered once per base) plus the group's own.
+  std::vector<Settings> settings(groups.size());
+  {
+    std::map<int, Settings> filtered_base;
+    std::set<int> bases_used;
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+      Group& g = groups[gi];
+      bases_used.insert(g.base);
+      if (g.base < 0) {
+        settings[gi] = std::move(g.own);
+        continue;
+      }
+      auto it = filtered_base.find(g.base);
+      if (it == filtered_base.end()) {
+        it = filtered_base.emplace(g.base, FilterSetting(data.bases[g.base])).first;
+      }
+      settings[gi] = it->second;
+      for (const auto& [k, v] : g.own) settings[gi].insert_or_assign(k, v);  // own stays whole
+    }
+    if (bases_used.size() > 1) {
+      // Equal settings stored under different bases (batches) are one setting.
+      std::map<Settings, size_t> first_of;
+      std::vector<Group> merged;
+      std::vector<Settings> merged_settings;
+      for (size_t gi = 0; gi < groups.size(); ++gi) {
+        auto [it, added] = first_of.try_emplace(settings[gi], merged.size());
+        if (added) {
+          merged.push_back(std::move(groups[gi]));
+          merged_settings.push_back(std::move(settings[gi]));
+        } else {
+          auto& m = merged[it->second].members;
+          m.insert(m.end(), groups[gi].members.begin(), groups[gi].members.end());
+        }
+      }
+      groups = std::move(merged);
+      settings = std::move(merged_settings);
+    }
   }
 
   // 2. Per group: order seeds, split metrics by cell, describe.
-  CellIndex cells;
   std::map<int, MeanBootstrap> plans;  // by sample size: see MeanBootstrap
   auto plan_for = [&](int n) -> const MeanBootstrap& {
     auto it = plans.find(n);
@@ -306,43 +413,49 @@ Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& resu
     }
     return it->second;
   };
-  std::vector<std::vector<double>> acc, chance;
-  std::vector<std::vector<int>> cell_of(groups.size());  // cell index of each CellSummary
+  std::vector<std::vector<double>> acc(cells.size()), chance(cells.size());
+  std::vector<std::vector<int>> cell_of(groups.size());          // cell index of each CellSummary
+  std::vector<std::vector<uint32_t>> members_of(groups.size());  // trial indices, seed order
   out.settings.reserve(groups.size());
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     Group& g = groups[gi];
-    std::sort(g.members.begin(), g.members.end(), [](const Member& a, const Member& b) {
-      return a.seed != b.seed ? a.seed < b.seed : a.row->id < b.row->id;
+    std::sort(g.members.begin(), g.members.end(), [&data](const Member& a, const Member& b) {
+      return a.seed != b.seed ? a.seed < b.seed : data.trials[a.trial].id < data.trials[b.trial].id;
     });
     SettingSummary s;
-    s.setting = std::move(g.setting);
+    s.setting = std::move(settings[gi]);
     s.size = ModelSizeLabel(s.setting);
     s.n_seeds = static_cast<int>(g.members.size());
     for (auto& v : acc) v.clear();
     for (auto& v : chance) v.clear();
     std::vector<double> loss;
     for (const Member& m : g.members) {
-      s.trial_ids.push_back(m.row->id);
+      const SweepData::Trial& t = data.trials[m.trial];
+      s.trial_ids.push_back(t.id);
       s.seeds.push_back(m.seed);
-      int64_t params = m.row->params;  // TrialParams, without a second lookup
-      for (const auto& [name, value] : *m.metrics) {
-        const std::string_view n(name);
-        if (n == "params") {
-          if (value > 0 && std::isfinite(value)) params = std::llround(value);
-          continue;
-        }
-        if (StartsWith(n, "acc.") || StartsWith(n, "chance.")) {
-          const bool is_acc = n[0] == 'a';
-          const int c = cells.Find(n.substr(is_acc ? 4 : 7));
-          if (static_cast<int>(acc.size()) <= c) {
-            acc.resize(c + 1);
-            chance.resize(c + 1);
-          }
-          (is_acc ? acc : chance)[c].push_back(value);
-        } else if (n == "likelihood.p") {
-          s.likelihood_p.push_back(value);
-        } else if (n == "loss.final") {
-          loss.push_back(value);
+      members_of[gi].push_back(m.trial);
+      int64_t params = t.params;  // TrialParams, without a lookup
+      for (uint32_t r = t.metrics_begin; r < t.metrics_end; ++r) {
+        const uint32_t name = data.metric_key[r];
+        const double value = data.metric_value[r];
+        switch (kind[name]) {
+          case kParams:
+            if (value > 0 && std::isfinite(value)) params = std::llround(value);
+            break;
+          case kAcc:
+            acc[cell_of_name[name]].push_back(value);
+            break;
+          case kChance:
+            chance[cell_of_name[name]].push_back(value);
+            break;
+          case kLikelihoodP:
+            s.likelihood_p.push_back(value);
+            break;
+          case kLossFinal:
+            loss.push_back(value);
+            break;
+          case kOther:
+            break;
         }
       }
       s.params = std::max(s.params, params);
@@ -361,6 +474,15 @@ Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& resu
     s.loss = DescribeValues(loss);
     out.settings.push_back(std::move(s));
   }
+  // The value of metric `name` of trial `i`, or nullptr.
+  auto metric = [&data](uint32_t i, int name) -> const double* {
+    if (name < 0) return nullptr;
+    const SweepData::Trial& t = data.trials[i];
+    for (uint32_t r = t.metrics_begin; r < t.metrics_end; ++r) {
+      if (data.metric_key[r] == static_cast<uint32_t>(name)) return &data.metric_value[r];
+    }
+    return nullptr;
+  };
 
   // Canonical cell order and what each cell is, worked out once per cell name.
   const int n_cells = cells.size();
@@ -409,9 +531,16 @@ Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& resu
 
   // Order settings by params, size, then their varying keys' values (the other keys are
   // equal, so this is the same order as comparing whole settings, at a fraction of the cost).
-  out.varying_keys = VaryingKeys(
-      out.settings, [](const SettingSummary& s) -> const Settings& { return s.setting; },
-      &IsSettingKey);
+  // Within one base only own keys can differ, so a single-base sweep compares just those.
+  bool one_base = true;
+  for (const Group& g : groups) one_base = one_base && g.base >= 0 && g.base == groups[0].base;
+  out.varying_keys =
+      one_base
+          ? VaryingKeys(
+                groups, [](const Group& g) -> const Settings& { return g.own; }, &IsSettingKey)
+          : VaryingKeys(
+                out.settings, [](const SettingSummary& s) -> const Settings& { return s.setting; },
+                &IsSettingKey);
   {
     const size_t n = out.settings.size(), k = out.varying_keys.size();
     std::vector<const Value*> values(n * k, nullptr);  // nullptr: key absent
@@ -436,9 +565,15 @@ Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& resu
       return false;
     });
     std::vector<SettingSummary> sorted;
+    std::vector<std::vector<uint32_t>> sorted_members;
     sorted.reserve(n);
-    for (size_t i : order) sorted.push_back(std::move(out.settings[i]));
+    sorted_members.reserve(n);
+    for (size_t i : order) {
+      sorted.push_back(std::move(out.settings[i]));
+      sorted_members.push_back(std::move(members_of[i]));
+    }
     out.settings = std::move(sorted);
+    members_of = std::move(sorted_members);
   }
 
   // 3. Best setting per size: highest score, then lowest loss, then the first in order.
@@ -467,17 +602,17 @@ Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& resu
   for (const std::string& cell : out.cells) {
     CellTrend t;
     t.cell = cell;
+    const int acc_name = acc_name_of_cell[cells.Find(cell)];
     std::vector<double> x, y;
     std::set<int64_t> sizes;
     for (size_t i : out.best) {
       const SettingSummary& s = out.settings[i];
       if (s.params <= 0 || !s.Cell(cell)) continue;
-      for (const std::string& id : s.trial_ids) {
-        const auto& m = results.at(id);
-        auto v = m.find("acc." + cell);
-        if (v == m.end() || !std::isfinite(v->second)) continue;
+      for (uint32_t trial : members_of[i]) {
+        const double* v = metric(trial, acc_name);
+        if (!v || !std::isfinite(*v)) continue;
         x.push_back(static_cast<double>(s.params));
-        y.push_back(v->second);
+        y.push_back(*v);
         sizes.insert(s.params);
       }
     }
@@ -498,12 +633,11 @@ Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& resu
     for (size_t i : out.best) {
       const SettingSummary& s = out.settings[i];
       if (s.params <= 0) continue;
-      for (const std::string& id : s.trial_ids) {
-        const auto& m = results.at(id);
-        auto v = m.find("loss.final");
-        if (v == m.end()) continue;
+      for (uint32_t trial : members_of[i]) {
+        const double* v = metric(trial, loss_final_name);
+        if (!v) continue;
         n.push_back(static_cast<double>(s.params));
-        loss.push_back(v->second);
+        loss.push_back(*v);
         sizes.insert(s.params);
       }
     }

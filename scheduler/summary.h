@@ -120,6 +120,10 @@ struct SummaryOptions {
 Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& results,
                      const SummaryOptions& options = {});
 
+// The same from the store's compact form (ResultsStore::LoadSweepData), without building
+// per-trial settings maps; what `revsweep summary` uses. The form above converts and calls this.
+Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options = {});
+
 // ---- One row per trial (`revsweep summary --per-trial`).
 struct PerTrialRow {
   std::string id;

@@ -11,16 +11,18 @@ namespace revsweep {
 int RunSummaryCommand(ResultsStore& store, const std::string& sweep, const std::string& format,
                       bool per_trial, const std::string& plots_dir) {
   SummaryFormat f = ParseSummaryFormat(format);
-  std::vector<TrialRow> trials = store.Trials(sweep);
-  ResultsMap results = store.SweepResults(sweep);
   if (per_trial) {
-    fputs(RenderPerTrial(BuildPerTrialTable(trials, results), f).c_str(), stdout);
+    fputs(RenderPerTrial(BuildPerTrialTable(store.Trials(sweep), store.SweepResults(sweep)), f)
+              .c_str(),
+          stdout);
+    if (plots_dir.empty()) return 0;
   }
-  Summary s = BuildSummary(trials, results);
+  const SweepData data = store.LoadSweepData(sweep);
+  Summary s = SummarizeSweep(data);
   if (!per_trial) fputs(RenderSummary(s, f).c_str(), stdout);
   if (!plots_dir.empty()) {
     LossCurves curves;
-    for (const TrialRow& t : trials) {
+    for (const SweepData::Trial& t : data.trials) {
       auto c = store.LossCurve(t.id);
       if (!c.empty()) curves[t.id] = c;
     }

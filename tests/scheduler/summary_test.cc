@@ -1,12 +1,15 @@
 #include "scheduler/summary.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "common/results_store.h"
 #include "common/user_error.h"
 #include "scheduler/summary_render.h"
 
@@ -235,6 +238,63 @@ TEST(SummaryTest, DeterministicAndOrderIndependent) {
                           SummaryFormat::kMarkdown}) {
     EXPECT_EQ(RenderSummary(a, f), RenderSummary(b, f));
   }
+}
+
+// The store's compact form (LoadSweepData + SummarizeSweep, what `revsweep summary` runs)
+// gives the same summary as the row form. The trials go in as two batches with different
+// shared keys, so the store holds them under two settings bases: seeds 1-2 under one, seed 3
+// (shared by its whole batch, so stored in the base) under the other. A setting's seeds span
+// both bases and must still form one setting. A failed and a pending trial are excluded.
+TEST(SummaryTest, StoreFormMatchesRowForm) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("summary_store_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Sweep w = ScalingSweep(3, [](int i, int64_t seed) { return 0.02 * i + 0.01 * seed; });
+  w.Add("tiny", 100000, 3e-3, 1, {}, TrialState::kFailed);
+  w.Add("tiny", 100000, 3e-3, 2, {}, TrialState::kPending);
+  {
+    ResultsStore store((dir / "s.db").string());
+    std::vector<std::pair<std::string, Settings>> batch[2];
+    for (const TrialRow& t : w.trials) {
+      batch[std::get<int64_t>(t.settings.at("train.seed")) == 3].emplace_back(t.id, t.settings);
+    }
+    for (const auto& b : batch) store.UpsertSweep("s", "y", "/tmp/s", b, {});
+    for (const TrialRow& t : w.trials) {
+      if (t.state == TrialState::kPending) continue;
+      const int64_t a = store.StartAttempt(t.id, "j", 0, 1, 0);
+      ASSERT_GT(a, 0);
+      if (t.state == TrialState::kDone) {
+        ASSERT_TRUE(store.FinishTrial(t.id, a, w.results.at(t.id), t.params, 10));
+      } else {
+        store.EndAttempt(a, Outcome::kCrash, "boom", TrialState::kFailed, 3);
+      }
+    }
+    const SweepData data = store.LoadSweepData("s");
+    ASSERT_EQ(data.bases.size(), 2u);
+    const std::vector<TrialRow> rows = store.Trials("s");
+    ASSERT_EQ(data.trials.size(), rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      EXPECT_EQ(data.trials[i].id, rows[i].id);
+      EXPECT_EQ(data.FullSettings(i), rows[i].settings) << rows[i].id;
+      EXPECT_EQ(data.trials[i].state, rows[i].state);
+    }
+    const Summary from_store = SummarizeSweep(data);
+    const Summary from_rows = BuildSummary(rows, store.SweepResults("s"));
+    const Summary in_memory = BuildSummary(w.trials, w.results);
+    EXPECT_EQ(from_store.trials_done, 18);
+    EXPECT_EQ(from_store.trials_excluded, 2);
+    ASSERT_EQ(from_store.settings.size(), 6u);
+    for (const SettingSummary& g : from_store.settings) {
+      EXPECT_EQ(g.seeds, (std::vector<int64_t>{1, 2, 3}));
+    }
+    for (SummaryFormat f : {SummaryFormat::kTable, SummaryFormat::kCsv, SummaryFormat::kJson,
+                            SummaryFormat::kMarkdown}) {
+      EXPECT_EQ(RenderSummary(from_store, f), RenderSummary(from_rows, f));
+      EXPECT_EQ(RenderSummary(from_store, f), RenderSummary(in_memory, f));
+    }
+  }
+  fs::remove_all(dir);
 }
 
 TEST(RenderTest, AllFormats) {
