@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin corrupt_checkpoint
 
 SWEEP=corrupt_checkpoint
-CFG=(train.epochs=12 train.checkpoint_every_steps=5)
+CFG=(train.epochs=30 train.checkpoint_every_steps=5)
 axes() {
   cat <<'EOF'
 search:
@@ -43,7 +43,7 @@ two_checkpoints() {
     ((n >= 2)) || continue
     id=$(basename "$(dirname "$d")")
     s=$(q "$DB" "SELECT coalesce(max(step), 0) FROM progress WHERE trial_id='$id'" 2>/dev/null)
-    ((${s:-0} < TOTAL_STEPS - 12)) && return 0
+    ((${s:-0} < TOTAL_STEPS - 60)) && return 0
   done
   return 1
 }

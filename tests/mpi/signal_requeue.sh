@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin signal_requeue
 
 SWEEP=signal_requeue
-CFG=(train.epochs=12 train.checkpoint_every_steps=5)
+CFG=(train.epochs=30 train.checkpoint_every_steps=5)
 axes() {
   cat <<'EOF'
 search:
