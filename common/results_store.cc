@@ -915,7 +915,18 @@ SweepData ResultsStore::LoadSweepData(const std::string& sweep) {
     out.trials.push_back(std::move(t));
   }
   s.Reset();  // ends this connection's read
-  ResultRuns runs = second ? runs_future.get() : ReadResultRuns(db_, sweep);
+  ResultRuns runs;
+  bool have_runs = false;
+  if (second) {
+    try {
+      runs = runs_future.get();
+      have_runs = true;
+    } catch (const std::exception&) {
+      // e.g. a second reader refused by the file's permissions: read here instead (still a
+      // later snapshot than the trials').
+    }
+  }
+  if (!have_runs) runs = ReadResultRuns(db_, sweep);
 
   std::unordered_map<std::string_view, uint32_t> trial_index;
   trial_index.reserve(out.trials.size());
