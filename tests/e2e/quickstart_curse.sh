@@ -35,6 +35,28 @@ assert_num "$(m acc.p2d.reverse.heldout)" "<=" 0.1 "reversal curse: acc.p2d.reve
 assert_num "$(m acc.d2p.reverse.heldout)" "<=" 0.1 "reversal curse: acc.d2p.reverse.heldout"
 assert_num "$(m likelihood.p)" ">" 0.05 "no reverse-order preference for the right person: likelihood.p"
 
-tl_run 60 "$T/summary.log" "$RS" summary "$SWEEP" --store "$DB" --format csv
+tl_run 60 "$T/summary.csv" "$RS" summary "$SWEEP" --store "$DB" --format csv --plots "$T/plots"
 assert_eq "$?" 0 "revsweep summary reads the store"
+# The CSV row carries the trial's own numbers: column by header name, compared with the store
+# (the log also holds the "wrote <plot>" lines from stderr).
+col() {
+  awk -F, -v c="$1" '/^setting,/ { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
+                     /^1,/ && k { print $k }' "$T/summary.csv"
+}
+for cell in p2d.same.train d2p.reverse.heldout; do
+  got=$(col "acc.$cell.mean")
+  want=$(m "acc.$cell")
+  [[ -n $got ]] && awk -v a="$got" -v b="$want" 'BEGIN { d = a - b; exit !(d < 1e-6 && d > -1e-6) }' ||
+    fail "summary acc.$cell.mean is '$got', the store has $want"
+  pass "summary acc.$cell.mean = $got (store $want)"
+done
+assert_eq "$(col seeds)" 1 "summary counts the one seed"
+[[ $(col trial_ids) == "$(q "$DB" "SELECT id FROM trials")" ]] || fail "summary lists trial ids '$(col trial_ids)'"
+n_png=0
+for f in "$T"/plots/*.png; do
+  [[ -s $f && $(head -c 8 "$f" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "not a PNG: $f"
+  n_png=$((n_png + 1))
+done
+((n_png >= 2)) || fail "summary --plots wrote $n_png PNG files: $(ls "$T/plots" 2>&1)"
+pass "summary --plots wrote $n_png PNG files"
 tl_end

@@ -57,16 +57,28 @@ both_checkpointed() {
 }
 tl_bg pid "$T/run.log" "$RS" run "$T/c.yaml" --ranks 2
 wait_until 120 "both trials have a checkpoint" both_checkpointed
-# Take every free byte (dd stops with ENOSPC), then remember the checkpoints that exist now.
+# Take every free byte (dd stops with ENOSPC), and keep taking it: checkpoint rotation deletes
+# an old checkpoint after each new one, and on a fast machine that freed space would otherwise
+# let the next checkpoint fit, and the next, until the trials finish. Then remember the
+# checkpoints that exist now.
 dd if=/dev/zero of="$MNT/filler" bs=64k status=none 2>/dev/null
+keep_full() {
+  while kill -0 "$pid" 2>/dev/null; do
+    dd if=/dev/zero of="$MNT/filler" bs=4k oflag=append conv=notrunc status=none 2>/dev/null
+    sleep 0.01
+  done
+}
+keep_full &
+filler_pid=$!
 avail=$(df --output=avail -B1 "$MNT" | tail -n 1)
 say "disk filled: $(du -sh "$MNT/filler" | cut -f1) filler, ${avail// /} bytes free"
 declare -A SUM
 for d in $(ckpt_dirs); do
-  for f in "$d"/ckpt-*.rsck; do SUM[$f]=$(md5sum <"$f"); done
+  for f in "$d"/ckpt-*.rsck; do [[ -f $f ]] && SUM[$f]=$(md5sum <"$f"); done
 done
 tl_wait_pid "$pid" 300
 rc=$?
+wait "$filler_pid"
 tail -n 6 "$T/run.log" | sed 's/^/    | /'
 assert_eq "$rc" 1 "revsweep run exits 1 (trials failed) instead of hanging or crashing"
 
