@@ -865,9 +865,12 @@ ResultRuns ReadResultRuns(sqlite3* db, const std::string& sweep) {
 
 SweepData ResultsStore::LoadSweepData(const std::string& sweep) {
   SweepData out;
+  // In the sweep's key order (trial id), which also walks `trials` in its key order; store
+  // order (ord) is restored below. SQLite's ORDER BY st.ord sorted the whole rows in a temp
+  // B-tree instead (~0.08 s at 100k trials).
   Stmt s(db_,
-         "SELECT t.id, t.settings, t.state, t.params, t.base_id FROM sweep_trials st "
-         "JOIN trials t ON t.id = st.trial_id WHERE st.sweep=? ORDER BY st.ord");
+         "SELECT t.id, t.settings, t.state, t.params, t.base_id, st.ord FROM sweep_trials st "
+         "JOIN trials t ON t.id = st.trial_id WHERE st.sweep=?");
   s.Bind(1, sweep);
   // Results are read on a second connection in a thread while this one parses the trials
   // (the two halves take about as long). Consistency: the results read starts after the
@@ -896,7 +899,9 @@ SweepData ResultsStore::LoadSweepData(const std::string& sweep) {
     });
   }
   std::map<int64_t, int> base_index;  // settings_base.id -> index into out.bases
+  std::vector<int64_t> ord;
   for (; more; more = s.Step()) {
+    ord.push_back(s.Int(5));
     SweepData::Trial t;
     t.id = s.Text(0);
     t.own = SettingsFromJson(s.Text(1));
@@ -915,6 +920,17 @@ SweepData ResultsStore::LoadSweepData(const std::string& sweep) {
     out.trials.push_back(std::move(t));
   }
   s.Reset();  // ends this connection's read
+  if (!std::is_sorted(ord.begin(), ord.end())) {
+    std::vector<uint32_t> by_ord(ord.size());
+    for (uint32_t i = 0; i < by_ord.size(); ++i) by_ord[i] = i;
+    std::sort(by_ord.begin(), by_ord.end(), [&ord](uint32_t a, uint32_t b) {
+      return ord[a] != ord[b] ? ord[a] < ord[b] : a < b;
+    });
+    std::vector<SweepData::Trial> sorted;
+    sorted.reserve(by_ord.size());
+    for (uint32_t i : by_ord) sorted.push_back(std::move(out.trials[i]));
+    out.trials = std::move(sorted);
+  }
   ResultRuns runs;
   bool have_runs = false;
   if (second) {

@@ -5,10 +5,12 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <limits>
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 namespace revsweep {
 namespace {
@@ -174,17 +176,36 @@ PowerLawFit FitPowerLaw(const std::vector<double>& params, const std::vector<dou
   // them); refit from the full-data optimum plus a coarse grid.
   std::vector<Eigen::Vector3d> starts = {best.x};
   for (const Eigen::Vector3d& s : GridStarts(options, 2)) starts.push_back(s);
+  // The resamples are drawn in order from one seeded generator, then fitted on two threads
+  // (each fit is independent and deterministic, so the result does not depend on threading).
   std::mt19937_64 g(options.seed);
-  std::vector<double> es, as, alphas;
   const uint64_t n = log_n.size();
+  std::vector<std::vector<double>> weights;
   for (int b = 0; b < options.bootstrap; ++b) {
-    std::fill(weight.begin(), weight.end(), 0.0);
-    for (uint64_t j = 0; j < n; ++j) weight[BoundedIndex(g, n)] += 1;
-    if (DistinctCount(log_n, weight) < 3) {
+    std::vector<double> w(n, 0.0);
+    for (uint64_t j = 0; j < n; ++j) w[BoundedIndex(g, n)] += 1;
+    if (DistinctCount(log_n, w) < 3) {
       ++fit.bootstrap_skipped;
       continue;
     }
-    const Optimum o = MinimizeFromStarts(objective, starts, options.max_iterations);
+    weights.push_back(std::move(w));
+  }
+  std::vector<Optimum> fits(weights.size());
+  auto refit = [&](size_t lo, size_t hi) {
+    for (size_t b = lo; b < hi; ++b) {
+      HuberObjective resampled(log_n, log_l, weights[b], options.huber_delta);
+      fits[b] = MinimizeFromStarts(resampled, starts, options.max_iterations);
+    }
+  };
+  if (weights.size() >= 16 && std::thread::hardware_concurrency() >= 2) {
+    auto upper = std::async(std::launch::async, refit, weights.size() / 2, weights.size());
+    refit(0, weights.size() / 2);
+    upper.get();
+  } else {
+    refit(0, weights.size());
+  }
+  std::vector<double> es, as, alphas;
+  for (const Optimum& o : fits) {
     if (!o.ok) continue;
     ++fit.bootstrap_fitted;
     es.push_back(std::exp(o.x[0]));
