@@ -228,14 +228,29 @@ bool IsSettingKey(const std::string& key) {
   return IsIdentityKey(key) && key != "train.seed";
 }
 
-std::string ModelSizeLabel(const Settings& s) {
-  auto it = s.find("model.size");
-  if (it != s.end() && ValueToString(it->second) != "custom") return ValueToString(it->second);
-  auto get = [&s](const char* k) {
-    auto i = s.find(k);
-    return i == s.end() ? std::string("?") : ValueToString(i->second);
+namespace {
+// find(key) -> const Value* (nullptr when absent).
+template <typename Find>
+std::string SizeLabel(Find find) {
+  const Value* size = find("model.size");
+  if (size && ValueToString(*size) != "custom") return ValueToString(*size);
+  auto get = [&find](const char* k) {
+    const Value* v = find(k);
+    return v ? ValueToString(*v) : std::string("?");
   };
   return "L" + get("model.n_layer") + "-H" + get("model.n_head") + "-D" + get("model.d_model");
+}
+}  // namespace
+
+std::string ModelSizeLabel(const Settings& s) {
+  return SizeLabel([&s](const char* k) -> const Value* {
+    auto it = s.find(k);
+    return it == s.end() ? nullptr : &it->second;
+  });
+}
+
+std::string ModelSizeLabel(const SettingSummary& s) {
+  return SizeLabel([&s](const char* k) { return s.Find(k); });
 }
 
 int64_t TrialParams(const TrialRow& row, const std::map<std::string, double>* metrics) {
@@ -246,6 +261,23 @@ int64_t TrialParams(const TrialRow& row, const std::map<std::string, double>* me
     }
   }
   return row.params;
+}
+
+const Value* SettingSummary::Find(const std::string& key) const {
+  auto it = setting.find(key);
+  if (it != setting.end()) return &it->second;
+  if (common) {
+    it = common->find(key);
+    if (it != common->end()) return &it->second;
+  }
+  return nullptr;
+}
+
+Settings SettingSummary::Whole() const {
+  if (!common) return setting;
+  Settings s = *common;
+  for (const auto& kv : setting) s.insert_or_assign(kv.first, kv.second);
+  return s;
 }
 
 const CellSummary* SettingSummary::Cell(const std::string& name) const {
@@ -391,32 +423,32 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
     groups[g].members.push_back({seed_of(seed), static_cast<uint32_t>(i)});
     last_group = g;
   }
-  // Whole settings: the base's setting keys (filtered once per base) plus the group's own.
-  // Built in step 2's threads, unless groups of several bases must be compared first.
+  // Settings: with one base, the base's setting keys (filtered once) are every setting's
+  // `common` part and each group's own keys its `setting`; groups of several bases are
+  // compared whole, and equal settings stored under different bases (batches) merged.
   std::set<int> bases_used;
   for (const Group& g : groups) bases_used.insert(g.base);
-  std::map<int, Settings> filtered_base;
-  for (int b : bases_used) {
-    if (b >= 0) filtered_base.emplace(b, FilterSetting(data.bases[b]));
+  std::shared_ptr<const Settings> common;
+  if (bases_used.size() == 1 && *bases_used.begin() >= 0) {
+    common = std::make_shared<const Settings>(FilterSetting(data.bases[*bases_used.begin()]));
   }
-  auto whole_setting = [&filtered_base](const Group& g) {
-    if (g.base < 0) return g.own;
-    Settings s = filtered_base.at(g.base);
-    for (const auto& [k, v] : g.own) s.insert_or_assign(k, v);
-    return s;
-  };
-  const bool merge_bases = bases_used.size() > 1;
-  std::vector<Settings> settings;  // whole settings, only when merging
-  if (merge_bases) {
-    // Equal settings stored under different bases (batches) are one setting.
+  std::vector<Settings> whole;  // only when merging
+  if (bases_used.size() > 1) {
+    std::map<int, Settings> filtered_base;
+    for (int b : bases_used) {
+      if (b >= 0) filtered_base.emplace(b, FilterSetting(data.bases[b]));
+    }
     std::map<Settings, size_t> first_of;
     std::vector<Group> merged;
     for (Group& g : groups) {
-      Settings whole = whole_setting(g);
-      auto [it, added] = first_of.try_emplace(whole, merged.size());
+      Settings w = g.base < 0 ? g.own : filtered_base.at(g.base);
+      if (g.base >= 0) {
+        for (const auto& [k, v] : g.own) w.insert_or_assign(k, v);
+      }
+      auto [it, added] = first_of.try_emplace(w, merged.size());
       if (added) {
         merged.push_back(std::move(g));
-        settings.push_back(std::move(whole));
+        whole.push_back(std::move(w));
       } else {
         auto& m = merged[it->second].members;
         m.insert(m.end(), g.members.begin(), g.members.end());
@@ -447,8 +479,13 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
                                 : data.trials[a.trial].id < data.trials[b.trial].id;
       });
       SettingSummary& s = out.settings[gi];
-      s.setting = merge_bases ? std::move(settings[gi]) : whole_setting(g);
-      s.size = ModelSizeLabel(s.setting);
+      if (!whole.empty()) {
+        s.setting = std::move(whole[gi]);
+      } else {
+        s.setting = std::move(g.own);
+        s.common = common;
+      }
+      s.size = ModelSizeLabel(s);
       s.n_seeds = static_cast<int>(g.members.size());
       for (auto& v : acc) v.clear();
       for (auto& v : chance) v.clear();
@@ -564,22 +601,16 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
   // Order settings by params, size, then their varying keys' values (the other keys are
   // equal, so this is the same order as comparing whole settings, at a fraction of the cost).
   // Within one base only own keys can differ, so a single-base sweep compares just those.
-  bool one_base = true;
-  for (const Group& g : groups) one_base = one_base && g.base >= 0 && g.base == groups[0].base;
-  out.varying_keys =
-      one_base
-          ? VaryingKeys(
-                groups, [](const Group& g) -> const Settings& { return g.own; }, &IsSettingKey)
-          : VaryingKeys(
-                out.settings, [](const SettingSummary& s) -> const Settings& { return s.setting; },
-                &IsSettingKey);
+  // Keys in `common` are the same everywhere, so comparing the `setting` parts suffices.
+  out.varying_keys = VaryingKeys(
+      out.settings, [](const SettingSummary& s) -> const Settings& { return s.setting; },
+      &IsSettingKey);
   {
     const size_t n = out.settings.size(), k = out.varying_keys.size();
     std::vector<const Value*> values(n * k, nullptr);  // nullptr: key absent
     for (size_t i = 0; i < n; ++i) {
       for (size_t j = 0; j < k; ++j) {
-        auto it = out.settings[i].setting.find(out.varying_keys[j]);
-        if (it != out.settings[i].setting.end()) values[i * k + j] = &it->second;
+        values[i * k + j] = out.settings[i].Find(out.varying_keys[j]);
       }
     }
     std::vector<size_t> order(n);

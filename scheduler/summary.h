@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,13 @@ struct CellSummary {
 };
 
 struct SettingSummary {
-  Settings setting;                    // IsSettingKey keys only (CanonicalJson(setting) is its
-                                       // text form, as renderers print it)
+  // The setting (IsSettingKey keys only) in two parts: `common`, keys every setting of the
+  // summary shares (one object for all; may be null), and `setting`, this one's other keys;
+  // disjoint. A large sweep's settings share ~40 keys, which are then stored once. Find()
+  // looks a key up in both; Whole() merges them (CanonicalJson(Whole()) is the text form
+  // renderers print).
+  Settings setting;
+  std::shared_ptr<const Settings> common;
   std::string size;                    // ModelSizeLabel
   int64_t params = 0;                  // largest TrialParams among its trials
   int n_seeds = 0;                     // done trials in the group
@@ -73,7 +79,12 @@ struct SettingSummary {
   bool best_for_size = false;
 
   const CellSummary* Cell(const std::string& name) const;  // nullptr when absent
+  const Value* Find(const std::string& key) const;         // nullptr when absent
+  Settings Whole() const;
 };
+
+// ModelSizeLabel of a summarised setting (its `common` and `setting` parts).
+std::string ModelSizeLabel(const SettingSummary& s);
 
 // Accuracy of one cell against log10(params) over the best setting of each size, one point
 // per seed.

@@ -50,27 +50,30 @@ struct TextTable {
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
 
+  // Appends straight into one output string (a 25k-row settings table is ~8 MB).
   std::string Fixed() const {
     std::vector<size_t> w(header.size());
     for (size_t i = 0; i < header.size(); ++i) w[i] = Width(header[i]);
+    size_t total = 0;
     for (const auto& r : rows) {
       for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], Width(r[i]));
     }
-    auto line = [&w](const std::vector<std::string>& r) {
-      std::string s;
+    for (size_t x : w) total += x + 2;
+    std::string out;
+    out.reserve((rows.size() + 2) * (total + 1));
+    auto line = [&w, &out](const std::vector<std::string>& r) {
       for (size_t i = 0; i < w.size(); ++i) {
-        const std::string& f = i < r.size() ? r[i] : std::string();
-        s += f;
-        if (i + 1 < w.size()) s += std::string(w[i] - Width(f) + 2, ' ');
+        if (i < r.size()) out += r[i];
+        if (i + 1 < w.size()) out.append(w[i] - (i < r.size() ? Width(r[i]) : 0) + 2, ' ');
       }
-      while (!s.empty() && s.back() == ' ') s.pop_back();
-      return s + "\n";
+      while (!out.empty() && out.back() == ' ') out.pop_back();
+      out += '\n';
     };
-    std::string out = line(header);
+    line(header);
     std::vector<std::string> rule;
     for (size_t x : w) rule.push_back(std::string(x, '-'));
-    out += line(rule);
-    for (const auto& r : rows) out += line(r);
+    line(rule);
+    for (const auto& r : rows) line(r);
     return out;
   }
 
@@ -100,6 +103,10 @@ std::string SettingValueOrEmpty(const Settings& s, const std::string& key) {
   auto it = s.find(key);
   return it == s.end() ? "" : ValueToString(it->second);
 }
+std::string SettingValueOrEmpty(const SettingSummary& s, const std::string& key) {
+  const Value* v = s.Find(key);
+  return v ? ValueToString(*v) : "";
+}
 
 // The size column already says these (a preset fixes the dimensions, a custom size's label
 // spells them out).
@@ -124,12 +131,22 @@ TextTable SettingsTable(const Summary& s) {
     const SettingSummary& g = s.settings[i];
     std::vector<std::string> r = {std::to_string(i + 1), g.size, HumanParams(g.params),
                                   std::to_string(g.n_seeds)};
-    for (const auto& k : keys) r.push_back(SettingValueOrEmpty(g.setting, k));
+    for (const auto& k : keys) r.push_back(SettingValueOrEmpty(g, k));
     r.push_back(g.loss.n ? Fmt("%.4g", g.loss.mean) : "");
     r.push_back(P(g.likelihood_p_mean));
+    // g.cells is a subset of s.cells in the same (canonical) order: one walk, no lookups
+    // (a hand-built summary out of order falls back to looking each cell up).
+    const size_t first_cell = r.size();
+    size_t next = 0;
     for (const auto& c : s.cells) {
-      const CellSummary* cs = g.Cell(c);
-      r.push_back(cs ? MeanSe(cs->acc) : "");
+      const bool has = next < g.cells.size() && g.cells[next].cell == c;
+      r.push_back(has ? MeanSe(g.cells[next++].acc) : "");
+    }
+    if (next != g.cells.size()) {
+      for (size_t j = 0; j < s.cells.size(); ++j) {
+        const CellSummary* cs = g.Cell(s.cells[j]);
+        r[first_cell + j] = cs ? MeanSe(cs->acc) : "";
+      }
     }
     r.push_back(g.best_for_size ? "*" : "");
     t.rows.push_back(std::move(r));
@@ -236,7 +253,7 @@ std::string RenderCsv(const Summary& s) {
                                   std::to_string(g.n_seeds),
                                   g.best_for_size ? "true" : "false",
                                   num(g.score)};
-    for (const auto& k : s.varying_keys) r.push_back(SettingValueOrEmpty(g.setting, k));
+    for (const auto& k : s.varying_keys) r.push_back(SettingValueOrEmpty(g, k));
     r.push_back(num(g.loss.mean));
     r.push_back(g.loss.se_defined ? num(g.loss.se) : "");
     r.push_back(num(g.likelihood_p_mean));
@@ -258,7 +275,7 @@ std::string RenderCsv(const Summary& s) {
       r.push_back(num(cs->ci.hi));
       r.push_back(cs->chance.n ? num(cs->chance.mean) : "");
     }
-    r.push_back(CanonicalJson(g.setting));
+    r.push_back(CanonicalJson(g.Whole()));
     out += CsvLine(r);
   }
   return out;
@@ -291,6 +308,7 @@ std::string RenderJson(const Summary& s) {
   Json settings = Json::array();
   for (size_t i = 0; i < s.settings.size(); ++i) {
     const SettingSummary& g = s.settings[i];
+    const Settings whole = g.Whole();
     Json cells = Json::object();
     for (const CellSummary& c : g.cells) {
       cells[c.cell] = {{"acc", DescribeJson(c.acc)},
@@ -298,8 +316,8 @@ std::string RenderJson(const Summary& s) {
                        {"chance", DescribeJson(c.chance)}};
     }
     settings.push_back({{"index", i + 1},
-                        {"key", CanonicalJson(g.setting)},
-                        {"setting", SettingsJson(g.setting)},
+                        {"key", CanonicalJson(whole)},
+                        {"setting", SettingsJson(whole)},
                         {"size", g.size},
                         {"params", g.params},
                         {"n_seeds", g.n_seeds},
