@@ -19,171 +19,31 @@
 #include <system_error>
 #include <vector>
 
+#include "bench/bench_grid.h"
 #include "common/settings.h"
 #include "common/sweep_config.h"
+#include "tests/lib/settings_reference.h"
 
 namespace revsweep {
 namespace {
 
-// ---- Baseline: the implementation before the fast paths, verbatim. ----
-namespace old_impl {
-
-std::string FormatDouble(double d) {
-  if (!std::isfinite(d)) return "null";
-  char buf[64];
-  std::string text;
-  for (int precision = 1; precision <= 17; ++precision) {
-    auto [end, ec] =
-        std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::general, precision);
-    if (ec != std::errc()) continue;
-    double back = 0;
-    auto parsed = std::from_chars(buf, end, back);
-    text.assign(buf, end);
-    if (parsed.ec == std::errc() && back == d) break;
-  }
-  if (text.find_first_of(".e") == std::string::npos) text += ".0";
-  return text;
-}
-
-std::string JsonString(const std::string& s) {
-  bool plain = true;
-  for (unsigned char c : s)
-    if (c < 0x20 || c > 0x7E || c == '"' || c == '\\') {
-      plain = false;
-      break;
-    }
-  if (plain) return "\"" + s + "\"";
-  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::string ValueToString(const Value& v) {
-  if (const auto* b = std::get_if<bool>(&v)) return *b ? "true" : "false";
-  if (const auto* i = std::get_if<int64_t>(&v)) return std::to_string(*i);
-  if (const auto* d = std::get_if<double>(&v)) return FormatDouble(*d);
-  return std::get<std::string>(v);
-}
-
-std::string ValueToJson(const Value& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) return JsonString(*s);
-  return ValueToString(v);
-}
-
-template <typename Pred>
-std::string ToJsonObject(const Settings& s, Pred include) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [key, value] : s) {
-    if (!include(key)) continue;
-    if (!first) out += ",";
-    first = false;
-    out += JsonString(key);
-    out += ":";
-    out += ValueToJson(value);
-  }
-  out += "}";
-  return out;
-}
-
-bool StartsWith(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
-
-bool IsIdentityKey(const std::string& key) {
-  return !StartsWith(key, "resources.") && !StartsWith(key, "train.checkpoint_every_") &&
-         !StartsWith(key, "train.fault_");
-}
-
-std::string SettingsToJson(const Settings& s) {
-  return ToJsonObject(s, [](const std::string&) { return true; });
-}
-
-std::string Hex64(uint64_t h) {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-std::string TrialId(const Settings& s) {
-  const std::string json = ToJsonObject(s, IsIdentityKey);
-  return Hex64(Fnv1a64(json.data(), json.size()));
-}
-
-Settings SettingsFromJson(const std::string& json) {
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(json);
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(std::string("settings JSON: ") + e.what());
-  }
-  if (!doc.is_object()) throw std::runtime_error("settings JSON: expected an object");
-  Settings out;
-  for (auto it = doc.begin(); it != doc.end(); ++it) {
-    const auto& v = it.value();
-    switch (v.type()) {
-      case nlohmann::json::value_t::boolean:
-        out[it.key()] = v.get<bool>();
-        break;
-      case nlohmann::json::value_t::number_integer:
-        out[it.key()] = v.get<int64_t>();
-        break;
-      case nlohmann::json::value_t::number_unsigned: {
-        uint64_t u = v.get<uint64_t>();
-        if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-          throw std::runtime_error("settings JSON: " + it.key() + ": integer out of range");
-        }
-        out[it.key()] = static_cast<int64_t>(u);
-        break;
-      }
-      case nlohmann::json::value_t::number_float:
-        out[it.key()] = v.get<double>();
-        break;
-      case nlohmann::json::value_t::string:
-        out[it.key()] = v.get<std::string>();
-        break;
-      default:
-        throw std::runtime_error("settings JSON: " + it.key() + ": expected a scalar");
-    }
-  }
-  return out;
-}
-
-}  // namespace old_impl
+namespace old_impl = settings_reference;  // the baseline: tests/lib/settings_reference.h
 
 // ---- Workload ----
 
-// Same grid as bench_store_scale's Expand (first n trials in grid order), without the preset
-// lookup: sizes only change the three model integers here.
+// The first n trials of bench/bench_grid.h, as bench_store_scale expands them but without the
+// preset lookup: a size sets made-up n_layer and d_model here.
 std::vector<Settings> Expand(int n) {
   Settings base;
   for (const SchemaEntry& e : TrialSchema()) base[e.key] = e.default_value;
-  const char* sizes[] = {"nano", "micro", "tiny", "small", "medium"};
-  const char* mitigations[] = {"none", "both_orders", "reverse_word", "reverse_entity",
-                               "reverse_segment"};
   std::vector<Settings> out;
   out.reserve(n);
   for (int i = 0; i < n; ++i) {
-    int r = i;
-    const int seed = r % 4;
-    r /= 4;
-    const int wd = r % 5;
-    r /= 5;
-    const int warm = r % 4;
-    r /= 4;
-    const int mit = r % 5;
-    r /= 5;
-    const int batch = r % 5;
-    r /= 5;
-    const int lr = r % 10;
-    r /= 10;
-    const int size = r % 5;
+    const bench_grid::Point p = bench_grid::At(i);
     Settings s = base;
-    s["model.size"] = std::string(sizes[size]);
-    s["model.n_layer"] = static_cast<int64_t>(2 + 2 * size);
-    s["model.d_model"] = static_cast<int64_t>(64) << size;
-    s["train.lr"] = 1e-4 * std::pow(10.0, lr / 5.0);
-    s["train.batch_size"] = static_cast<int64_t>(1) << (batch + 2);
-    s["dataset.mitigation"] = std::string(mitigations[mit]);
-    s["train.warmup_steps"] = static_cast<int64_t>(warm * 50);
-    s["train.weight_decay"] = 0.05 * wd;
-    s["train.seed"] = static_cast<int64_t>(seed);
+    bench_grid::Apply(p, &s);
+    s["model.n_layer"] = static_cast<int64_t>(2 + 2 * p.size);
+    s["model.d_model"] = static_cast<int64_t>(64) << p.size;
     out.push_back(std::move(s));
   }
   return out;

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_grid.h"
 #include "common/results_store.h"
 #include "common/settings.h"
 #include "common/sweep_config.h"
@@ -109,47 +110,24 @@ struct Expanded {
   std::vector<int64_t> params;
 };
 
-// 5 sizes x 10 lr x 5 batch x 5 mitigations x 4 warmups x 5 weight decays = 25k settings,
-// x 4 seeds = 100k trials (fewer when n < 100k: the first n in grid order). Every schema
-// key is present, as after LoadSweepConfig.
+// The bench grid (bench/bench_grid.h): the first n trials in grid order. Every schema key is
+// present, as after LoadSweepConfig.
 Expanded Expand(int n) {
   Settings base;
   for (const SchemaEntry& e : TrialSchema()) base[e.key] = e.default_value;
-  const char* sizes[] = {"nano", "micro", "tiny", "small", "medium"};
-  const char* mitigations[] = {"none", "both_orders", "reverse_word", "reverse_entity",
-                               "reverse_segment"};
   Expanded out;
   out.trials.reserve(n);
   for (int i = 0; i < n; ++i) {
-    int r = i;
-    const int seed = r % 4;
-    r /= 4;
-    const int wd = r % 5;
-    r /= 5;
-    const int warm = r % 4;
-    r /= 4;
-    const int mit = r % 5;
-    r /= 5;
-    const int batch = r % 5;
-    r /= 5;
-    const int lr = r % 10;
-    r /= 10;
-    const int size = r % 5;
+    const bench_grid::Point p = bench_grid::At(i);
     Settings s = base;
+    bench_grid::Apply(p, &s);
     const ModelPreset* preset = nullptr;
-    for (const auto& p : ModelPresets()) {
-      if (p.name == sizes[size]) preset = &p;
+    for (const auto& m : ModelPresets()) {
+      if (m.name == bench_grid::kSizes[p.size]) preset = &m;
     }
-    s["model.size"] = std::string(sizes[size]);
     s["model.n_layer"] = static_cast<int64_t>(preset->n_layer);
     s["model.n_head"] = static_cast<int64_t>(preset->n_head);
     s["model.d_model"] = static_cast<int64_t>(preset->d_model);
-    s["train.lr"] = 1e-4 * std::pow(10.0, lr / 5.0);
-    s["train.batch_size"] = static_cast<int64_t>(1) << (batch + 2);
-    s["dataset.mitigation"] = std::string(mitigations[mit]);
-    s["train.warmup_steps"] = static_cast<int64_t>(warm * 50);
-    s["train.weight_decay"] = 0.05 * wd;
-    s["train.seed"] = static_cast<int64_t>(seed);
     const int64_t d = preset->d_model;
     const int64_t params = 12 * preset->n_layer * d * d + 1000 * d;
     out.trials.emplace_back(TrialId(s), std::move(s));

@@ -53,10 +53,7 @@ class BaseCache {
   const Settings& Get(int64_t id) {
     auto it = cache_.find(id);
     if (it != cache_.end()) return it->second;
-    Stmt s(db_, "SELECT json FROM settings_base WHERE id=?");
-    s.Bind(1, id);
-    if (!s.Step()) throw std::runtime_error("store: settings_base row missing");
-    return cache_.emplace(id, SettingsFromJson(s.Text(0))).first->second;
+    return cache_.emplace(id, store_sql::ReadSettingsBase(db_, id)).first->second;
   }
 
  private:
@@ -72,8 +69,7 @@ TrialRow ReadTrial(Stmt& s, BaseCache* bases) {
     t.settings = SettingsFromJson(s.Text(1));
   } else {
     // The trial's own keys and the base's are disjoint (UpsertSweep splits them so).
-    t.settings = bases->Get(s.Int(8));
-    for (auto& [k, v] : SettingsFromJson(s.Text(1))) t.settings.insert_or_assign(k, std::move(v));
+    t.settings = Overlay(bases->Get(s.Int(8)), SettingsFromJson(s.Text(1)));
   }
   t.state = TrialStateFromName(s.Text(2));
   t.cost = s.Double(3);

@@ -345,6 +345,11 @@ Settings SettingsFromJson(const std::string& json) {
   return SettingsFromJsonSlow(json);
 }
 
+Settings Overlay(Settings base, const Settings& own) {
+  for (const auto& [k, v] : own) base.insert_or_assign(k, v);
+  return base;
+}
+
 uint64_t Fnv1a64(const void* data, size_t n, uint64_t seed) {
   const auto* p = static_cast<const unsigned char*>(data);
   uint64_t h = seed;

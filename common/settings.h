@@ -28,6 +28,9 @@ std::string CanonicalJson(const Settings& s);
 std::string SettingsToJson(const Settings& s);
 // Inverse of SettingsToJson. Throws std::runtime_error on malformed input.
 Settings SettingsFromJson(const std::string& json);
+// `base` with `own`'s keys set on top (own wins where both have a key): a trial's whole
+// settings from its batch's shared keys and its own, as the store keeps them.
+Settings Overlay(Settings base, const Settings& own);
 
 // 64-bit FNV-1a, and its 16-hex-digit form.
 uint64_t Fnv1a64(const void* data, size_t n, uint64_t seed = 0xcbf29ce484222325ULL);

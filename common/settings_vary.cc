@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <thread>
+
+#include "common/parallel.h"
 
 namespace revsweep {
 namespace {
@@ -58,16 +59,11 @@ std::vector<std::string> VaryingKeys(const std::vector<const Settings*>& all) {
   // Walking 100k maps of ~60 nodes is bound by memory latency; a second thread halves it
   // (inserting a 100k-trial sweep spends a fifth of its time here).
   constexpr size_t kParallelFrom = 20000;
-  if (all.size() >= kParallelFrom && std::thread::hardware_concurrency() >= 2) {
-    std::set<std::string> other;
-    const size_t mid = all.size() / 2;
-    std::thread t([&] { CollectVarying(ref, all, mid, all.size(), &other); });
-    CollectVarying(ref, all, 1, mid, &varying);
-    t.join();
-    varying.insert(other.begin(), other.end());
-  } else {
-    CollectVarying(ref, all, 1, all.size(), &varying);
-  }
+  std::set<std::string> upper;  // the second half's, when split
+  ForTwoHalves(all.size(), kParallelFrom, [&](size_t lo, size_t hi) {
+    CollectVarying(ref, all, std::max<size_t>(lo, 1), hi, lo == 0 ? &varying : &upper);
+  });
+  varying.insert(upper.begin(), upper.end());
   return {varying.begin(), varying.end()};
 }
 

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/settings.h"
+
 namespace revsweep::store_sql {
 
 inline double Now() {
@@ -110,5 +112,13 @@ inline void ExecSql(sqlite3* db, const std::string& sql) {
 
 // The schema version recorded in `meta` (0 for a database without one).
 int ReadVersion(sqlite3* db);
+
+// One settings_base row (the keys a batch of trials shares), parsed.
+inline Settings ReadSettingsBase(sqlite3* db, int64_t id) {
+  Stmt s(db, "SELECT json FROM settings_base WHERE id=?");
+  s.Bind(1, id);
+  if (!s.Step()) throw std::runtime_error("store: settings_base row missing");
+  return SettingsFromJson(s.Text(0));
+}
 
 }  // namespace revsweep::store_sql

@@ -19,10 +19,7 @@ using store_sql::Stmt;
 
 Settings SweepData::FullSettings(size_t i) const {
   const Trial& t = trials[i];
-  if (t.base < 0) return t.own;
-  Settings s = bases[t.base];
-  for (const auto& [k, v] : t.own) s.insert_or_assign(k, v);
-  return s;
+  return t.base < 0 ? t.own : Overlay(bases[t.base], t.own);
 }
 
 namespace {
@@ -110,12 +107,7 @@ SweepData ResultsStore::LoadSweepData(const std::string& sweep) {
     t.params = s.Int(3);
     if (!s.IsNull(4)) {
       auto [it, added] = base_index.try_emplace(s.Int(4), static_cast<int>(out.bases.size()));
-      if (added) {
-        Stmt b(db_, "SELECT json FROM settings_base WHERE id=?");
-        b.Bind(1, it->first);
-        if (!b.Step()) throw std::runtime_error("store: settings_base row missing");
-        out.bases.push_back(SettingsFromJson(b.Text(0)));
-      }
+      if (added) out.bases.push_back(store_sql::ReadSettingsBase(db_, it->first));
       t.base = it->second;
     }
     out.trials.push_back(std::move(t));

@@ -5,12 +5,12 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
-#include <future>
 #include <limits>
 #include <random>
 #include <set>
 #include <stdexcept>
-#include <thread>
+
+#include "common/parallel.h"
 
 namespace revsweep {
 namespace {
@@ -197,13 +197,7 @@ PowerLawFit FitPowerLaw(const std::vector<double>& params, const std::vector<dou
       fits[b] = MinimizeFromStarts(resampled, starts, options.max_iterations);
     }
   };
-  if (weights.size() >= 16 && std::thread::hardware_concurrency() >= 2) {
-    auto upper = std::async(std::launch::async, refit, weights.size() / 2, weights.size());
-    refit(0, weights.size() / 2);
-    upper.get();
-  } else {
-    refit(0, weights.size());
-  }
+  ForTwoHalves(weights.size(), 16, refit);
   std::vector<double> es, as, alphas;
   for (const Optimum& o : fits) {
     if (!o.ok) continue;

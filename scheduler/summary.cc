@@ -4,12 +4,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <future>
 #include <limits>
 #include <set>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
+
+#include "common/parallel.h"
+#include "common/settings_vary.h"
 
 namespace revsweep {
 namespace {
@@ -273,12 +274,7 @@ const Value* SettingSummary::Find(const std::string& key) const {
   return nullptr;
 }
 
-Settings SettingSummary::Whole() const {
-  if (!common) return setting;
-  Settings s = *common;
-  for (const auto& kv : setting) s.insert_or_assign(kv.first, kv.second);
-  return s;
-}
+Settings SettingSummary::Whole() const { return common ? Overlay(*common, setting) : setting; }
 
 const CellSummary* SettingSummary::Cell(const std::string& name) const {
   for (const CellSummary& c : cells) {
@@ -289,24 +285,19 @@ const CellSummary* SettingSummary::Cell(const std::string& name) const {
 
 Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& results,
                      const SummaryOptions& options) {
-  // Into the store's compact form: the keys every trial has with one value become the base
-  // (as UpsertSweep stores them), each trial keeps the rest.
+  // Into the store's compact form, split as UpsertSweep splits a batch: the keys that vary
+  // between the trials (common/settings_vary.h) are each trial's own, the rest one base.
   SweepData data;
   data.trials.reserve(trials.size());
+  std::vector<const Settings*> all;
+  all.reserve(trials.size());
+  for (const TrialRow& t : trials) all.push_back(&t.settings);
+  const std::vector<std::string> varying = VaryingKeys(all);
+  const std::set<std::string> own_keys(varying.begin(), varying.end());
   if (!trials.empty()) {
-    Settings base = trials[0].settings;
-    for (size_t i = 1; i < trials.size() && !base.empty(); ++i) {
-      const Settings& s = trials[i].settings;
-      auto it = s.begin();
-      for (auto b = base.begin(); b != base.end();) {
-        while (it != s.end() && it->first < b->first) ++it;
-        if (it == s.end() || it->first != b->first || !(it->second == b->second)) {
-          b = base.erase(b);
-        } else {
-          ++b;
-          ++it;
-        }
-      }
+    Settings base;
+    for (const auto& kv : trials[0].settings) {
+      if (!own_keys.count(kv.first)) base.emplace_hint(base.end(), kv);
     }
     data.bases.push_back(std::move(base));
   }
@@ -317,10 +308,8 @@ Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& resu
     d.state = t.state;
     d.params = t.params;
     d.base = 0;
-    auto b = data.bases[0].begin();
     for (const auto& kv : t.settings) {
-      while (b != data.bases[0].end() && b->first < kv.first) ++b;
-      if (b == data.bases[0].end() || b->first != kv.first) d.own.emplace_hint(d.own.end(), kv);
+      if (own_keys.count(kv.first)) d.own.emplace_hint(d.own.end(), kv);
     }
     auto r = results.find(t.id);
     d.metrics_begin = d.metrics_end = static_cast<uint32_t>(data.metric_key.size());
@@ -441,10 +430,7 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
     std::map<Settings, size_t> first_of;
     std::vector<Group> merged;
     for (Group& g : groups) {
-      Settings w = g.base < 0 ? g.own : filtered_base.at(g.base);
-      if (g.base >= 0) {
-        for (const auto& [k, v] : g.own) w.insert_or_assign(k, v);
-      }
+      Settings w = g.base < 0 ? g.own : Overlay(filtered_base.at(g.base), g.own);
       auto [it, added] = first_of.try_emplace(w, merged.size());
       if (added) {
         merged.push_back(std::move(g));
@@ -535,14 +521,7 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
       s.loss = DescribeValues(loss);
     }
   };
-  const size_t n_groups = groups.size();
-  if (n_groups >= 4096 && std::thread::hardware_concurrency() >= 2) {
-    auto upper = std::async(std::launch::async, describe_groups, n_groups / 2, n_groups);
-    describe_groups(0, n_groups / 2);
-    upper.get();
-  } else {
-    describe_groups(0, n_groups);
-  }
+  ForTwoHalves(groups.size(), 4096, describe_groups);
   // The value of metric `name` of trial `i`, or nullptr.
   auto metric = [&data](uint32_t i, int name) -> const double* {
     if (name < 0) return nullptr;

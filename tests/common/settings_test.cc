@@ -15,6 +15,8 @@
 #include <system_error>
 #include <vector>
 
+#include "tests/lib/settings_reference.h"
+
 namespace revsweep {
 namespace {
 
@@ -145,93 +147,16 @@ TEST(SettingsTest, TypedGetters) {
 // ---- Fast paths vs. the reference implementations ----
 // FormatDouble, the JSON writer and SettingsFromJson have fast paths; their output is hashed
 // into persisted trial ids, so they must match the original implementations byte for byte.
-// The originals are kept here as references.
+// The originals are kept as references.
 
-std::string RefFormatDouble(double d) {
-  if (!std::isfinite(d)) return "null";
-  char buf[64];
-  std::string text;
-  for (int precision = 1; precision <= 17; ++precision) {
-    auto [end, ec] =
-        std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::general, precision);
-    if (ec != std::errc()) continue;
-    double back = 0;
-    auto parsed = std::from_chars(buf, end, back);
-    text.assign(buf, end);
-    if (parsed.ec == std::errc() && back == d) break;
-  }
-  if (text.find_first_of(".e") == std::string::npos) text += ".0";
-  return text;
-}
-
-std::string RefJsonString(const std::string& s) {
-  bool plain = true;
-  for (unsigned char c : s)
-    if (c < 0x20 || c > 0x7E || c == '"' || c == '\\') {
-      plain = false;
-      break;
-    }
-  if (plain) return "\"" + s + "\"";
-  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::string RefValueToJson(const Value& v) {
-  if (const auto* b = std::get_if<bool>(&v)) return *b ? "true" : "false";
-  if (const auto* i = std::get_if<int64_t>(&v)) return std::to_string(*i);
-  if (const auto* d = std::get_if<double>(&v)) return RefFormatDouble(*d);
-  return RefJsonString(std::get<std::string>(v));
-}
-
+// The originals: tests/lib/settings_reference.h.
+std::string RefFormatDouble(double d) { return settings_reference::FormatDouble(d); }
+std::string RefJsonString(const std::string& s) { return settings_reference::JsonString(s); }
 std::string RefToJsonObject(const Settings& s, bool identity_only) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [key, value] : s) {
-    if (identity_only && !IsIdentityKey(key)) continue;
-    if (!first) out += ",";
-    first = false;
-    out += RefJsonString(key) + ":" + RefValueToJson(value);
-  }
-  return out + "}";
+  return identity_only ? settings_reference::ToJsonObject(s, settings_reference::IsIdentityKey)
+                       : settings_reference::SettingsToJson(s);
 }
-
-Settings RefFromJson(const std::string& json) {
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(json);
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(std::string("settings JSON: ") + e.what());
-  }
-  if (!doc.is_object()) throw std::runtime_error("settings JSON: expected an object");
-  Settings out;
-  for (auto it = doc.begin(); it != doc.end(); ++it) {
-    const auto& v = it.value();
-    switch (v.type()) {
-      case nlohmann::json::value_t::boolean:
-        out[it.key()] = v.get<bool>();
-        break;
-      case nlohmann::json::value_t::number_integer:
-        out[it.key()] = v.get<int64_t>();
-        break;
-      case nlohmann::json::value_t::number_unsigned: {
-        uint64_t u = v.get<uint64_t>();
-        if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-          throw std::runtime_error("settings JSON: " + it.key() + ": integer out of range");
-        }
-        out[it.key()] = static_cast<int64_t>(u);
-        break;
-      }
-      case nlohmann::json::value_t::number_float:
-        out[it.key()] = v.get<double>();
-        break;
-      case nlohmann::json::value_t::string:
-        out[it.key()] = v.get<std::string>();
-        break;
-      default:
-        throw std::runtime_error("settings JSON: " + it.key() + ": expected a scalar");
-    }
-  }
-  return out;
-}
+Settings RefFromJson(const std::string& json) { return settings_reference::SettingsFromJson(json); }
 
 // Equal keys, types and values, doubles bit for bit (operator== has -0.0 == 0.0).
 ::testing::AssertionResult SameSettings(const Settings& a, const Settings& b) {
