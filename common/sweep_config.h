@@ -72,6 +72,7 @@ struct TrainOptions {
   int eval_max_new_tokens;          // greedy decoding budget
   int fault_nan_at_step;            // test-only: inject a NaN loss at this step (0 = off)
   int fault_nan_attempts;           // ...during this many attempts (then train normally)
+  std::string fault_pause_dir;      // test-only: pause controls (worker/fault_pause.h); "" = off
 };
 struct ResourceOptions {
   int group_size;  // ranks that train one trial together

@@ -109,6 +109,8 @@ std::vector<SchemaEntry> BuildTrialSchema() {
           "test only: inject a NaN loss at this step (0 = off)"),
       Int("train.fault_nan_attempts", 1, 0, 1000,
           "test only: inject the NaN during this many attempts"),
+      Str("train.fault_pause_dir", "", {},
+          "test only: a folder of pause controls checked after every step (docs/TESTING.md)"),
 
       Int("resources.group_size", 1, 1, 4096, "ranks that train one trial together"),
       Int("resources.threads", 1, 1, 256, "intra-op threads per rank"),
@@ -193,6 +195,7 @@ TrialConfig MakeTrialConfig(const Settings& s) {
   r.eval_max_new_tokens = i32("train.eval_max_new_tokens");
   r.fault_nan_at_step = i32("train.fault_nan_at_step");
   r.fault_nan_attempts = i32("train.fault_nan_attempts");
+  r.fault_pause_dir = GetString(s, "train.fault_pause_dir");
   t.resources.group_size = i32("resources.group_size");
   t.resources.threads = i32("resources.threads");
   return t;

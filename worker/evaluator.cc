@@ -173,6 +173,8 @@ std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task, in
     for (size_t i = 0; i < gens.size(); ++i)
       hits += ExactMatch(DecodeTokens(task, gens[i]), set.items[i].target) ? 1 : 0;
     m[prefix + set.cell] = static_cast<double>(hits) / static_cast<double>(gens.size());
+    // The prompt count behind each accuracy: statistics on a cell need its n.
+    if (prefix == "acc.") m["n." + set.cell] = static_cast<double>(gens.size());
   };
   for (const auto& s : task.evals) score(s, "acc.");
   for (const auto& s : task.chance) score(s, "chance.");

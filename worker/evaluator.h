@@ -45,8 +45,8 @@ std::vector<double> CompletionLogProbs(GPT& model, const TokenizedTask& task,
                                        const std::vector<TokenIds>& prompts,
                                        const std::vector<TokenIds>& completions);
 
-// Every metric: acc.<cell>, chance.<cell>, likelihood.{t,p,mean_diff,n}. Puts the model in
-// eval mode and restores train mode.
+// Every metric: acc.<cell>, n.<cell> (its prompt count), chance.<cell>,
+// likelihood.{t,p,mean_diff,n}. Puts the model in eval mode and restores train mode.
 std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task, int max_new_tokens);
 
 }  // namespace revsweep

@@ -11,6 +11,7 @@
 #include "common/user_error.h"
 #include "worker/checkpoint.h"
 #include "worker/evaluator.h"
+#include "worker/fault_pause.h"
 #include "worker/gpt.h"
 #include "worker/gpt2_import.h"
 #include "worker/grad_sync.h"
@@ -285,6 +286,11 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     report_tokens += static_cast<double>(global_tokens);
     ++report_n;
 
+    if (!opt.fault_pause_dir.empty()) {  // test-only (worker/fault_pause.h)
+      FaultPausePoint point{opt.fault_pause_dir, trial.id, ctx.world_rank, ctx.attempt_number,
+                            result.start_step};
+      MaybeFaultPause(point, state.step, hooks.stop_requested);
+    }
     const auto now = Clock::now();
     const bool stop = comm.AnyTrue(hooks.stop_requested && hooks.stop_requested());
     const bool ckpt_due =

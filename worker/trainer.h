@@ -56,6 +56,7 @@ struct TrainContext {
   int attempt_number = 1;      // 1-based, for test-only fault injection
   double bucket_mb = 25;
   std::string device = "cpu";  // "cpu" or "cuda:N"
+  int world_rank = 0;          // this process's rank in the world (fault-pause markers)
 };
 
 // Throws TrialError for failures of the trial itself (NaN loss, checkpoint write failure).

@@ -106,6 +106,7 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
     Communicator& comm = *comm_ptr;
     ctx.checkpoint_dir = a.checkpoint_dir;
     ctx.attempt_number = a.attempt_number;
+    ctx.world_rank = world_rank;
     ctx.bucket_mb = a.bucket_mb;
     TrainHooks hooks;
     hooks.progress_every_s = a.progress_every_s;

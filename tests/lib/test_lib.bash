@@ -251,6 +251,93 @@ assert_file() {
 # ---- SQLite ----------------------------------------------------------------------------------
 
 # q DB SQL: one query, '|' separated, no header; waits up to 10 s on a locked database.
+# ---- deterministic fault placement (train.fault_pause_dir; worker/fault_pause.h) ---------------
+# A config with train.fault_pause_dir=DIR makes every rank look for DIR/pause.step<S> or
+# DIR/pause.after<N> after each step; a rank that pauses writes DIR/paused.rank<R>.<trial>.step<S>
+# and waits until the control file is removed or it is told to stop. So a kill, a signal or a
+# full disk lands at an exact step, on any machine, at any load: no sleeps, no windows.
+
+# pause_arm DIR CONTROL...: creates the control files (pause.step12, pause.after5, ...).
+pause_arm() {
+  local d=$1
+  shift
+  mkdir -p "$d"
+  local c
+  for c in "$@"; do : >"$d/$c"; done
+}
+# pause_release DIR: removes every control file and stale marker (paused ranks carry on).
+pause_release() { rm -f "$1"/pause.* "$1"/paused.*; }
+# paused_markers DIR [RANK]: the markers present now, one per line (file names).
+paused_markers() { find "$1" -maxdepth 1 -name "paused.rank${2:-*}.*" -printf '%f\n' 2>/dev/null | sort; }
+# marker_field DIR MARKER KEY: a field of the marker's line (pid, trial, step, start_step, attempt).
+marker_field() { tr ' ' '\n' <"$1/$2" | sed -n "s/^$3=//p"; }
+# wait_paused TIMEOUT DIR RANK PID: waits until rank RANK is paused (sets PAUSED to its marker);
+# fails if the process PID (the test's revsweep) exits first or the deadline passes: a round
+# whose fault point was never reached did not test anything.
+wait_paused() {
+  local deadline=$((SECONDS + $1)) m
+  while ((SECONDS < deadline)); do
+    m=$(paused_markers "$2" "$3" | head -n 1)
+    if [[ -n $m ]]; then
+      PAUSED=$m
+      return 0
+    fi
+    kill -0 "$4" 2>/dev/null || fail "the run exited before rank $3 reached a pause point in $2"
+    sleep 0.02
+  done
+  fail "rank $3 reached no pause point in $2 within $1 s"
+}
+
+# ---- statistics for accuracy assertions (docs/TESTING.md, "Statistical assertions") --------------
+# An accuracy cell is a count of exact-match hits among n prompts. Thresholds are never bare
+# digits: each is a binomial critical value at a stated false-failure rate, so one greedy flip
+# (a different BLAS kernel, another CPU) cannot decide a test.
+
+# binom_sf K N P: P(X >= K) for X ~ Binomial(N, P), computed in log space.
+binom_sf() {
+  awk -v k="$1" -v n="$2" -v p="$3" 'function lg(x) { return x < 1 ? 0 : lgam[x] }
+    BEGIN {
+      if (k <= 0) { print 1; exit } if (k > n) { print 0; exit }
+      if (p <= 0) { print 0; exit } if (p >= 1) { print 1; exit }
+      lgam[1] = 0; for (i = 2; i <= n; i++) lgam[i] = lgam[i - 1] + log(i)
+      s = 0
+      for (i = k; i <= n; i++) s += exp(lg(n) - lg(i) - lg(n - i) + i * log(p) + (n - i) * log(1 - p))
+      printf "%.6g\n", s }'
+}
+
+# binom_crit N P ALPHA: the smallest K with P(X >= K) <= ALPHA for X ~ Binomial(N, P): a count
+# of K or more hits is significantly above rate P (one-sided, level ALPHA).
+binom_crit() {
+  local k
+  for ((k = 0; k <= $1 + 1; k++)); do
+    awk -v s="$(binom_sf "$k" "$1" "$2")" -v a="$3" 'BEGIN { exit !(s <= a) }' && { echo "$k"; return; }
+  done
+  echo $(($1 + 1))
+}
+
+# hits_of ACC N: the hit count behind an accuracy over N prompts.
+hits_of() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%d", a * n + 0.5 }'; }
+
+# assert_not_above_chance HITS N P0 ALPHA MSG: the curse. H0: each prompt hits with probability
+# at most P0 (an answer that carries no information about which person was asked). Fails only
+# if HITS is significantly above P0 at level ALPHA, so under H0 the false-failure rate is at
+# most ALPHA.
+assert_not_above_chance() {
+  local k
+  k=$(binom_crit "$2" "$3" "$4")
+  (($1 < k)) || fail "$5: $1 of $2 hits is significantly above chance $3 (critical count $k at alpha $4)"
+  pass "$5: $1 of $2 hits, below the critical count $k for chance $3 at alpha $4"
+}
+
+# assert_above_chance HITS N P0 ALPHA MSG: a learned cell: HITS is significantly above chance
+# P0 at level ALPHA (the test itself passes by luck with probability <= ALPHA).
+assert_above_chance() {
+  local k
+  k=$(binom_crit "$2" "$3" "$4")
+  (($1 >= k)) || fail "$5: $1 of $2 hits is not significantly above chance $3 (needs $k at alpha $4)"
+  pass "$5: $1 of $2 hits >= critical count $k for chance $3 at alpha $4"
+}
+
 q() { sqlite3 -batch -noheader -cmd ".timeout 10000" "$1" "$2"; }
 
 # assert_sql DB SQL EXPECTED MSG

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mpi tier: a damaged checkpoint. Two trials train on 2 ranks until each has at least two
 # checkpoints; SIGTERM preempts them (exit 75, one more checkpoint at the preempted step).
-# The newest checkpoint of the first interrupted trial gets bytes flipped in its middle
+# Both trials are paused at step 12 (train.fault_pause_dir) when the signal lands, so the
+# moment is exact on any machine. The newest checkpoint of the first interrupted trial gets bytes flipped in its middle
 # (same size: only the checksum can tell), the newest of the second is truncated to half.
 # Proves: `revsweep resume` prints a warning naming each damaged file (and why), falls back to
 # the older checkpoint (training continues past its step, not from 0) and finishes with
@@ -30,35 +31,28 @@ TOTAL_STEPS=$(q "$T/ref/store.db" "SELECT max(end_step) FROM attempts")
 
 DB=$T/store.db
 TL_DB=$DB
-write_config "$T/c.yaml" "$SWEEP" "${CFG[@]}"
-axes >>"$T/c.yaml"
 ckpt_dir() { echo "$T/runs/$SWEEP/trials/$1/checkpoints"; }
 
-# True once some trial has >= 2 checkpoints and is not near its end.
-two_checkpoints() {
-  local d n s id
-  for d in "$T"/runs/"$SWEEP"/trials/*/checkpoints; do
-    [[ -d $d ]] || continue
-    n=$(ckpt_count "$d")
-    ((n >= 2)) || continue
-    id=$(basename "$(dirname "$d")")
-    s=$(q "$DB" "SELECT coalesce(max(step), 0) FROM progress WHERE trial_id='$id'" 2>/dev/null)
-    ((${s:-0} < TOTAL_STEPS - 60)) && return 0
-  done
-  return 1
-}
-
-t_launch=$(now_s)
+# Both trials pause at step 12 (train.fault_pause_dir: checkpoints at 5 and 10 exist), and
+# SIGTERM lands there: each is preempted with a third checkpoint at step 12.
+PAUSE_STEP=12
+((PAUSE_STEP < TOTAL_STEPS - 15)) || fail "trials of $TOTAL_STEPS steps are too short"
+write_config "$T/c.yaml" "$SWEEP" "${CFG[@]}" "train.fault_pause_dir=$T/pause"
+axes >>"$T/c.yaml"
+pause_arm "$T/pause" "pause.step$PAUSE_STEP"
 tl_bg pid "$T/run.log" "$RS" run "$T/c.yaml" --ranks 2
-wait_until 120 "a trial with two checkpoints" two_checkpoints
+wait_paused 300 "$T/pause" 0 "$pid"
+wait_paused 300 "$T/pause" 1 "$pid"
+pass "both trials wait at step $PAUSE_STEP"
 kill -TERM "$pid"
 tl_wait_pid "$pid" 120
 rc=$?
+pause_release "$T/pause"
 tail -n 4 "$T/run.log" | sed 's/^/    | /'
 assert_eq "$rc" 75 "SIGTERM: revsweep run exits 75"
 
 mapfile -t victims < <(q "$DB" "SELECT trial_id FROM attempts WHERE outcome='preempted' ORDER BY id")
-((${#victims[@]} >= 1)) || fail "no preempted trial to corrupt"
+((${#victims[@]} == 2)) || fail "expected both paused trials preempted, got: ${victims[*]}"
 pass "preempted trial(s): ${victims[*]}"
 
 declare -A DAMAGED OLDER
@@ -66,10 +60,8 @@ i=0
 for id in "${victims[@]}"; do
   d=$(ckpt_dir "$id")
   n=$(ckpt_count "$d")
-  if ((n < 2)); then
-    say "$id has only $n checkpoint(s): left intact"
-    continue
-  fi
+  ((n >= 2)) || fail "$id has $n checkpoint(s) after preemption at step $PAUSE_STEP (expected 5, 10, 12)"
+  assert_eq "$(ckpt_step "$(ckpt_newest "$d")")" "$PAUSE_STEP" "$id: the newest checkpoint is the preempted step"
   newest=$(ckpt_newest "$d")
   older=$(find "$d" -maxdepth 1 -name 'ckpt-*.rsck' | sort | tail -n 2 | head -n 1)
   size=$(stat -c %s "$newest")
@@ -86,7 +78,7 @@ for id in "${victims[@]}"; do
   OLDER[$id]=$(ckpt_step "$older")
   i=$((i + 1))
 done
-((${#DAMAGED[@]} >= 1)) || fail "no preempted trial had two checkpoints to damage"
+((${#DAMAGED[@]} == 2)) || fail "damaged ${#DAMAGED[@]} checkpoints, expected 2"
 pass "damaged ${#DAMAGED[@]} newest checkpoint(s)"
 q "$DB" "DELETE FROM loss_curve"
 
@@ -107,9 +99,7 @@ for id in "${!DAMAGED[@]}"; do
   assert_num "$first" ">" "${OLDER[$id]}" "$id: resumed from the older checkpoint (first step after resume > ${OLDER[$id]})"
   start=$(q "$DB" "SELECT start_step FROM attempts WHERE trial_id='$id' AND outcome='done'")
   newest_step=$(ckpt_step "$file")
-  if [[ $start == "$newest_step" && $newest_step != "${OLDER[$id]}" ]]; then
-    say "NOTE: $id: the resumed attempt records start_step $start, the damaged checkpoint's step (training resumed from ${OLDER[$id]})"
-  fi
+  assert_eq "$start" "${OLDER[$id]}" "$id: the resumed attempt records start_step ${OLDER[$id]}, not the damaged checkpoint's $newest_step"
 done
 assert_sweep_complete "$DB" "$SWEEP" 2
 assert_metrics_equal "$T/ref/store.db" "$DB" "$SWEEP" "metrics equal the uninterrupted run"

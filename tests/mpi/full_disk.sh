@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # mpi tier: a full disk while checkpointing. The sweep's run folder (checkpoints, data) lives on
-# a small tmpfs; once both trials have a checkpoint, a filler file takes every free byte, so
+# a small tmpfs; both trials pause at step 15 (train.fault_pause_dir: each has its step-10
+# checkpoint), a filler file takes every free byte, the trials carry on, so
 # the next checkpoint write fails with ENOSPC. Proves: the failing trials end 'failed' with an
 # error that says "No space left on device" and names the checkpoint file, the run exits 1
 # (not a hang, not a crash of the coordinator), the store stays consistent (no attempt left
@@ -43,24 +44,21 @@ TOTAL_STEPS=$(q "$T/ref/store.db" "SELECT max(end_step) FROM attempts")
 # ---- the run whose checkpoint disk fills ------------------------------------------------------
 DB=$T/store.db  # the store stays on the normal disk
 TL_DB=$DB
-write_config "$T/c.yaml" "$SWEEP" "${CFG[@]}" "run.run_root=$MNT/runs"
+write_config "$T/c.yaml" "$SWEEP" "${CFG[@]}" "run.run_root=$MNT/runs" "train.fault_pause_dir=$T/pause"
 axes >>"$T/c.yaml"
 ckpt_dirs() { find "$MNT/runs/$SWEEP/trials" -mindepth 2 -maxdepth 2 -type d -name checkpoints 2>/dev/null; }
-both_checkpointed() {
-  local d n=0
-  for d in $(ckpt_dirs); do
-    (($(ckpt_count "$d") >= 1)) && n=$((n + 1))
-  done
-  ((n >= 2)) || return 1
-  # and both still have steps to go (the next checkpoint must hit the full disk)
-  [[ $(q "$DB" "SELECT count(*) FROM progress WHERE step < $TOTAL_STEPS - 15") -ge 2 ]]
-}
+# Both trials pause at step 15 (train.fault_pause_dir): each has its step-10 checkpoint and
+# its next one (step 20) must hit the full disk. The disk is filled while they wait.
+((15 < TOTAL_STEPS - 10)) || fail "trials of $TOTAL_STEPS steps are too short"
+pause_arm "$T/pause" pause.step15
 tl_bg pid "$T/run.log" "$RS" run "$T/c.yaml" --ranks 2
-wait_until 120 "both trials have a checkpoint" both_checkpointed
-# Take every free byte (dd stops with ENOSPC), and keep taking it: checkpoint rotation deletes
-# an old checkpoint after each new one, and on a fast machine that freed space would otherwise
-# let the next checkpoint fit, and the next, until the trials finish. Then remember the
-# checkpoints that exist now.
+wait_paused 300 "$T/pause" 0 "$pid"
+wait_paused 300 "$T/pause" 1 "$pid"
+n_ckpt=0
+for d in $(ckpt_dirs); do (($(ckpt_count "$d") >= 1)) && n_ckpt=$((n_ckpt + 1)); done
+assert_eq "$n_ckpt" 2 "both trials paused at step 15 with a checkpoint on the small disk"
+# Take every free byte (dd stops with ENOSPC), and keep taking what a failed write or
+# checkpoint rotation frees. Then remember the checkpoints that exist now.
 dd if=/dev/zero of="$MNT/filler" bs=64k status=none 2>/dev/null
 keep_full() {
   while kill -0 "$pid" 2>/dev/null; do
@@ -70,6 +68,8 @@ keep_full() {
 }
 keep_full &
 filler_pid=$!
+# Release the paused trials only now (the retry attempts pass step 15 without pausing).
+pause_release "$T/pause"
 avail=$(df --output=avail -B1 "$MNT" | tail -n 1)
 say "disk filled: $(du -sh "$MNT/filler" | cut -f1) filler, ${avail// /} bytes free"
 declare -A SUM
@@ -116,12 +116,16 @@ assert_metrics_equal "$T/ref/store.db" "$DB" "$SWEEP" "metrics equal the uninter
 rm -rf "${MNT:?}"/*
 DB=$MNT/store.db
 TL_DB=$DB
-write_config "$T/c2.yaml" "$SWEEP" "${CFG[@]}" "run.store=$DB" "run.run_root=$T/runs2"
+write_config "$T/c2.yaml" "$SWEEP" "${CFG[@]}" "run.store=$DB" "run.run_root=$T/runs2" \
+  "train.fault_pause_dir=$T/pause2"
 axes >>"$T/c2.yaml"
-training() { [[ $(q "$DB" "SELECT count(*) FROM progress WHERE step > 0" 2>/dev/null) -ge 1 ]]; }
+# The disk fills while both trials wait at step 15: every store write after that fails.
+pause_arm "$T/pause2" pause.step15
 tl_bg pid "$T/run2.log" "$RS" run "$T/c2.yaml" --ranks 2
-wait_until 120 "training progress in the store" training
+wait_paused 300 "$T/pause2" 0 "$pid"
+wait_paused 300 "$T/pause2" 1 "$pid"
 dd if=/dev/zero of="$MNT/filler" bs=4k status=none 2>/dev/null
+pause_release "$T/pause2"
 tl_wait_pid "$pid" 300
 rc=$?
 assert_ne "$rc" 0 "a store write on the full disk stops the run (exit $rc)"

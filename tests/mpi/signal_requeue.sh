@@ -5,7 +5,9 @@
 # end_step > 0 and a checkpoint file for exactly that step; the trial is pending again;
 # `revsweep resume` continues from the checkpoint (the first loss-curve point after resuming
 # is past the preempted step: training did not restart from step 0) and finishes with metrics
-# bit-identical to an uninterrupted run.
+# bit-identical to an uninterrupted run. The signal lands at an exact step on any machine: both
+# trials pause at step PAUSE_STEP (train.fault_pause_dir, tests/lib/test_lib.bash) and the
+# signal is sent while they wait there; a paused rank that is told to stop checkpoints at once.
 # shellcheck source=tests/lib/test_lib.bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin signal_requeue
@@ -29,14 +31,10 @@ note_timing "uninterrupted reference sweep (2 trials, 2 ranks)" "$((SECONDS - t0
 TOTAL_STEPS=$(q "$T/ref/store.db" "SELECT max(end_step) FROM attempts")
 say "each trial has $TOTAL_STEPS steps"
 
-# mid_trial DB T_LAUNCH: true once both trials of this launch are well inside their training
-# (past two checkpoints, so a restart from step 0 would show in the loss curve).
-mid_trial() {
-  local n
-  n=$(q "$1" "SELECT count(*) FROM progress WHERE updated_at > $2 AND step >= 12
-              AND step <= $((TOTAL_STEPS - 15))" 2>/dev/null)
-  [[ ${n:-0} -ge 2 ]]
-}
+# Past two checkpoints (5, 10), so a restart from step 0 would show in the loss curve, and
+# far from the end.
+PAUSE_STEP=12
+((PAUSE_STEP < TOTAL_STEPS - 15)) || fail "trials of $TOTAL_STEPS steps are too short to interrupt at step $PAUSE_STEP"
 first_progress_after() {
   local n
   n=$(q "$1" "SELECT count(*) FROM progress WHERE updated_at > $2 AND step > 0" 2>/dev/null)
@@ -48,12 +46,16 @@ for SIG in TERM USR2; do
   DB=$D/store.db
   TL_DB=$DB
   mkdir -p "$D"
-  write_config "$D/c.yaml" "$SWEEP" "${CFG[@]}" "run.store=$DB" "run.run_root=$D/runs"
+  write_config "$D/c.yaml" "$SWEEP" "${CFG[@]}" "run.store=$DB" "run.run_root=$D/runs" \
+    "train.fault_pause_dir=$D/pause"
   axes >>"$D/c.yaml"
   say "---- case SIG$SIG"
-  t_launch=$(now_s)
+  pause_arm "$D/pause" "pause.step$PAUSE_STEP"
   tl_bg pid "$D/run.log" "$RS" run "$D/c.yaml" --ranks 2
-  wait_until 120 "a trial in mid-training" mid_trial "$DB" "$t_launch"
+  wait_paused 300 "$D/pause" 0 "$pid"
+  m0=$PAUSED
+  wait_paused 300 "$D/pause" 1 "$pid"
+  pass "SIG$SIG: both trials wait at step $PAUSE_STEP ($m0, $PAUSED)"
   kill "-$SIG" "$pid"
   t_sig=$(now_s)
   tl_wait_pid "$pid" 120
@@ -67,8 +69,10 @@ for SIG in TERM USR2; do
   pass "SIG$SIG: preempted attempt(s): $(echo "$preempted" | tr '\n' ',')"
   assert_sql "$DB" "SELECT count(*) FROM attempts WHERE outcome NOT IN ('preempted', 'done')" 0 \
     "SIG$SIG: no attempt crashed, failed or was left running"
+  assert_eq "$(echo "$preempted" | wc -l)" 2 "SIG$SIG: both paused trials were preempted"
+  pause_release "$D/pause"
   while read -r id end_step; do
-    assert_num "$end_step" ">" 0 "SIG$SIG: $id preempted with end_step > 0"
+    assert_eq "$end_step" "$PAUSE_STEP" "SIG$SIG: $id preempted at the step it was paused at"
     f=$(printf '%s/runs/%s/trials/%s/checkpoints/ckpt-%012d.rsck' "$D" "$SWEEP" "$id" "$end_step")
     assert_file "$f" "SIG$SIG: $id has a checkpoint for the preempted step $end_step"
     assert_sql "$DB" "SELECT state FROM trials WHERE id='$id'" pending "SIG$SIG: $id is pending again"
@@ -95,11 +99,7 @@ for SIG in TERM USR2; do
     assert_sql "$DB" "SELECT group_concat(outcome, ',') FROM (SELECT outcome FROM attempts WHERE trial_id='$id' ORDER BY id)" \
       "preempted,done" "SIG$SIG: $id attempts are preempted then done"
     start=$(q "$DB" "SELECT start_step FROM attempts WHERE trial_id='$id' AND outcome='done'")
-    if [[ $start == 0 ]]; then
-      say "NOTE: SIG$SIG: the resumed attempt of $id records start_step 0 (the coordinator does not know the checkpoint step)"
-    else
-      assert_eq "$start" "$end_step" "SIG$SIG: the resumed attempt of $id records start_step = checkpoint step"
-    fi
+    assert_eq "$start" "$end_step" "SIG$SIG: the resumed attempt of $id records start_step = checkpoint step"
   done <<<"$preempted"
   assert_sweep_complete "$DB" "$SWEEP" 2
   assert_metrics_equal "$T/ref/store.db" "$DB" "$SWEEP" "SIG$SIG: metrics equal the uninterrupted run"
