@@ -100,7 +100,7 @@ std::vector<SchemaEntry> BuildTrialSchema() {
       Str("train.loss_on", "all", {"all", "completion"},
           "loss over the whole document or the completion only"),
       Int("train.seed", 0, 0, kInt32Max, "initialization and data order seed"),
-      Str("train.precision", "fp32", {"fp32", "bf16"}, "fp32, or bf16 autocast (CUDA only)"),
+      Str("train.precision", "fp32", {"fp32", "bf16"}, "fp32, or bf16 autocast (CUDA or CPU)"),
       Int("train.checkpoint_every_steps", 200, 0, kBillion, "checkpoint period; 0 = off"),
       Dbl("train.checkpoint_every_seconds", 60, 0, 1e9, "checkpoint period; 0 = off"),
       Int("train.eval_max_new_tokens", 64, 1, 512,

@@ -1,5 +1,7 @@
 #include "worker/gpt.h"
 
+#include <torch/version.h>
+
 #include <cmath>
 
 namespace revsweep {
@@ -17,9 +19,15 @@ torch::Tensor CausalSelfAttentionImpl::Attend(const torch::Tensor& qkv_btc) {
   auto q = qkv[0].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
   auto k = qkv[1].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
   auto v = qkv[2].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
+  const double p = is_training() ? dropout_ : 0.0;
+#if TORCH_VERSION_MAJOR >= 2
+  auto y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, p,
+                                            /*is_causal=*/true);  // (B, nh, T, hs)
+#else
+  // 1.13: the private op of the same kernel (returns output and weights).
   auto y = std::get<0>(at::_scaled_dot_product_attention(
-      q, k, v, /*attn_mask=*/{}, /*dropout_p=*/is_training() ? dropout_ : 0.0,
-      /*need_attn_weights=*/false, /*is_causal=*/true));  // (B, nh, T, hs)
+      q, k, v, /*attn_mask=*/{}, p, /*need_attn_weights=*/false, /*is_causal=*/true));
+#endif
   return y.transpose(1, 2).contiguous().view({B, T, C});  // (B, T, C)
 }
 
@@ -38,8 +46,10 @@ torch::Tensor CausalSelfAttentionImpl::ForwardPacked(const torch::Tensor& x,
                                                      const torch::Tensor& rows, int64_t B,
                                                      int64_t T) {
   const int64_t C = x.size(1);
-  auto qkv = torch::zeros({B * T, 3 * C}, x.options())
-                 .index_copy(0, rows, c_attn(x))  // padding rows stay zero
+  // The buffer takes the projection's dtype: bf16 under autocast, fp32 otherwise.
+  auto proj = c_attn(x);  // (N, 3C)
+  auto qkv = torch::zeros({B * T, 3 * C}, proj.options())
+                 .index_copy(0, rows, proj)  // padding rows stay zero
                  .view({B, T, 3 * C});
   return Project(Attend(qkv).view({B * T, C}).index_select(0, rows));  // (N, C)
 }

@@ -1,6 +1,5 @@
 #include "worker/trainer.h"
 
-#include <ATen/autocast_mode.h>
 #include <malloc.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <random>
 
 #include "common/user_error.h"
+#include "worker/autocast_scope.h"
 #include "worker/checkpoint.h"
 #include "worker/evaluator.h"
 #include "worker/fault_pause.h"
@@ -203,10 +203,8 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
   std::vector<int64_t> perm;
   int64_t perm_epoch = -1;
   torch::Tensor loss_buf = torch::zeros({1}, torch::TensorOptions(torch::kFloat64).device(device));
-  // bf16 autocast on CUDA: matmuls in bf16, master weights and optimizer state in fp32.
-  const bool autocast = opt.precision == "bf16" && device.is_cuda();
-  if (opt.precision == "bf16" && !device.is_cuda() && leader && hooks.on_warning)
-    hooks.on_warning("train.precision bf16 applies on CUDA only; training in fp32 on CPU");
+  // bf16 autocast (CUDA or CPU): matmuls in bf16, master weights and optimizer state in fp32.
+  const bool autocast = opt.precision == "bf16";
 
   model->train();
   int64_t step = state.step;
@@ -236,21 +234,17 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
       batch.rows = batch.rows.to(device);
       batch.keep = batch.keep.to(device);
       batch.targets = batch.targets.to(device);
-      if (autocast) {
-        at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-        at::autocast::set_enabled(true);
-      }
       // Padding does no work: every per-position computation runs on the real positions only
       // (HiddenPacked), and the output projection (the largest matmul of a small model) and
       // the cross-entropy only on positions with a target (not prompts, with the loss on
       // completions only).
-      auto hidden = model->HiddenPacked(batch.input, batch.rows);       // (N, C)
-      auto logits = model->Logits(hidden.index_select(0, batch.keep));  // (M, V)
-      if (autocast) {
-        at::autocast::clear_cache();
-        at::autocast::set_enabled(false);
-        logits = logits.to(torch::kFloat32);
+      torch::Tensor logits;
+      {
+        AutocastScope scope(autocast, device.type());
+        auto hidden = model->HiddenPacked(batch.input, batch.rows);  // (N, C)
+        logits = model->Logits(hidden.index_select(0, batch.keep));  // (M, V)
       }
+      logits = logits.to(torch::kFloat32);  // the loss in fp32 (a no-op without autocast)
       auto loss_sum = torch::nn::functional::cross_entropy(
           logits, batch.targets,
           torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));

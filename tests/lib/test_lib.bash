@@ -329,6 +329,17 @@ assert_not_above_chance() {
   pass "$5: $1 of $2 hits, below the critical count $k for chance $3 at alpha $4"
 }
 
+# assert_rate_at_least HITS N P ALPHA MSG: a cell whose true rate is at least P (e.g. memorised
+# training prompts) fails only if HITS is significantly below P: P(X <= HITS) <= ALPHA for
+# X ~ Binomial(N, P). False-failure rate <= ALPHA whenever the true rate is >= P.
+assert_rate_at_least() {
+  local lo
+  lo=$(awk -v s="$(binom_sf $(($1 + 1)) "$2" "$3")" 'BEGIN { printf "%.6g", 1 - s }')
+  awk -v l="$lo" -v a="$4" 'BEGIN { exit !(l > a) }' ||
+    fail "$5: $1 of $2 hits is significantly below rate $3 (P(X <= $1) = $lo <= $4)"
+  pass "$5: $1 of $2 hits, consistent with rate >= $3 (P(X <= $1) = $lo > $4)"
+}
+
 # assert_above_chance HITS N P0 ALPHA MSG: a learned cell: HITS is significantly above chance
 # P0 at level ALPHA (the test itself passes by luck with probability <= ALPHA).
 assert_above_chance() {

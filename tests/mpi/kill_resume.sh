@@ -2,14 +2,16 @@
 # mpi tier: hard failures. A 6-trial sweep on 2 ranks is killed with SIGKILL to one
 # revsweep-train rank (mpirun then aborts the whole world) and resumed, round after round:
 #   round 1: rank 1 (a worker) before the trial it trains has written its first checkpoint
-#   round 2: rank 0 (the coordinator's rank: its pid is the attempts' job_id) at a random moment
-#   round 3: rank 1 mid-trial (its trial has a checkpoint and is not finished), random moment
-#   round 4: a random rank at a random moment
-# then one last resume runs to completion. Proves: attempts left running by the dead job are
-# recorded as 'lost' and their trials retrained from the newest checkpoint; every trial ends
-# done with exactly one 'done' attempt and its results stored once; the metrics (acc.*,
-# likelihood.*, loss.final) are bit-identical to an uninterrupted run of the same config.
-# Prints the number of rounds and the restart-to-training time of every resume.
+#   round 2: rank 0 (the coordinator's rank: its pid is the attempts' job_id)
+#   round 3: rank 1 mid-trial (its trial has a checkpoint written by this attempt)
+#   round 4: a random rank after a random number of steps
+# then one last resume runs to completion. Every kill lands at an exact step on any machine:
+# the ranks pause there (train.fault_pause_dir, tests/lib/test_lib.bash) and the test kills
+# the paused process; a round whose pause point is never reached fails. Proves: attempts left
+# running by the dead job are recorded as 'lost' and their trials retrained from the newest
+# checkpoint; every trial ends done with exactly one 'done' attempt and its results stored
+# once; the metrics (acc.*, likelihood.*, loss.final) are bit-identical to an uninterrupted run
+# of the same config. Prints the rounds and the restart-to-training time of every resume.
 # shellcheck source=tests/lib/test_lib.bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin kill_resume
@@ -39,7 +41,8 @@ note_timing "uninterrupted reference sweep (6 trials, 2 ranks)" "${REF_WALL}s"
 TOTAL_STEPS=$(q "$T/ref/store.db" "SELECT max(end_step) FROM attempts")
 say "each trial has $TOTAL_STEPS steps"
 
-write_config "$T/c.yaml" "$SWEEP" "${CFG[@]}"
+PAUSE=$T/pause
+write_config "$T/c.yaml" "$SWEEP" "${CFG[@]}" "train.fault_pause_dir=$PAUSE"
 axes >>"$T/c.yaml"
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -77,11 +80,6 @@ wait_training() {
   fail "no training progress within 120s of launching (log $ROUND_LOG)"
 }
 
-# Trial currently trained by world rank $1 (from the coordinator's log of this launch).
-trial_on_rank() {
-  grep -E "^\[coordinator\] start [0-9a-f]+ on rank $1 " "$ROUND_LOG" | tail -n 1 | awk '{print $3}'
-}
-
 progress_step() { q "$DB" "SELECT coalesce(max(step), 0) FROM progress WHERE trial_id='$1' AND updated_at > $T_LAUNCH"; }
 trial_state() { q "$DB" "SELECT state FROM trials WHERE id='$1'"; }
 ckpt_dir() { echo "$T/runs/$SWEEP/trials/$1/checkpoints"; }
@@ -100,28 +98,13 @@ LEFT_RUNNING=()  # attempt ids left 'running' by killed jobs: must become 'lost'
 KILL_DESC=()
 RESTART_TIMES=()
 
-# work_left: the run is alive and some running trial has at least 10 steps still to go.
-SWEEP_DONE=""
-work_left() {
-  kill -0 "$RUN_PID" 2>/dev/null || return 1
-  local n
-  n=$(q "$DB" "SELECT count(*) FROM attempts a WHERE a.outcome='running' AND coalesce((SELECT max(step) FROM progress p WHERE p.trial_id=a.trial_id AND p.updated_at > $T_LAUNCH), 0) < $TOTAL_STEPS - 10")
-  [[ ${n:-0} -ge 1 ]]
-}
-
-# kill_rank RANK WHAT: SIGKILL that rank, wait for the world to go, check the aftermath.
+# kill_rank RANK MARKER WHAT: SIGKILL that rank (paused at MARKER), wait for the world to go,
+# check the aftermath.
 kill_rank() {
-  local rank=$1 what=$2 pid pids rc p
-  # A fast machine can finish the sweep during a random wait: then there is nothing to kill,
-  # which is no failure of revsweep; the remaining rounds are skipped and noted.
-  if ! work_left; then
-    tl_wait_pid "$RUN_PID" 120
-    say "NOTE: round $ROUND: the sweep finished (exit $?) before the kill; no further rounds"
-    SWEEP_DONE=1
-    return 0
-  fi
+  local rank=$1 marker=$2 what=$3 pid pids rc p
   pid=$(rank_pid "$RUN_PID" "$rank")
   [[ -n $pid ]] || fail "round $ROUND: no revsweep-train process for rank $rank"
+  assert_eq "$(marker_field "$PAUSE" "$marker" pid)" "$pid" "round $ROUND: the paused process is rank $rank"
   pids=$(train_pids "$RUN_PID" | awk '{print $1}')
   # rank 0 is the coordinator's rank: its pid is the job id of the attempts it opened.
   local job_pid
@@ -130,7 +113,7 @@ kill_rank() {
   local -a before
   mapfile -t before < <(q "$DB" "SELECT id FROM attempts WHERE outcome='running'")
   local victim victim_attempt
-  victim=$(trial_on_rank "$rank")
+  victim=$(marker_field "$PAUSE" "$marker" trial)
   victim_attempt=$(q "$DB" "SELECT id FROM attempts WHERE outcome='running' AND trial_id='${victim:-none}'")
   kill -KILL "$pid"
   local t_kill
@@ -188,106 +171,57 @@ kill_rank() {
 
 # ---- the rounds ------------------------------------------------------------------------------
 t_all=$SECONDS
-
-# Round 1: rank 1 before its trial's first checkpoint. Up to 3 tries on a fresh store (a very
-# fast machine could pass step 10 before the first progress row): only a try that really
-# killed a trial without checkpoints counts.
-ROUND=1
-for try in 1 2 3; do
-  rm -rf "$DB" "$DB-wal" "$DB-shm" "$T/runs"
-  launch "$T/round1.try$try.log"
-  wait_training >/dev/null || fail "round 1: the run exited before training"
-  victim=""
-  deadline=$((SECONDS + 30))
-  while ((SECONDS < deadline)); do
-    victim=$(trial_on_rank 1)
-    [[ -n $victim ]] && break
-    sleep 0.05
-  done
-  [[ -n $victim ]] || fail "round 1: the coordinator's log names no trial on rank 1"
-  wait_until 30 "first progress of $victim on rank 1" has_progress "$victim"
-  step_before=$(progress_step "$victim")
-  kill_rank 1 "trial $victim at step ~$step_before"
-  # Nothing writes the victim's checkpoints once its rank is dead: none on disk now means it
-  # died before its first checkpoint.
-  ckpts_after=$(ckpt_count "$(ckpt_dir "$victim")")
-  if [[ $ckpts_after == 0 ]]; then
-    pass "round 1: killed trial $victim before its first checkpoint (try $try)"
-    break
-  fi
-  if [[ $try == 3 ]]; then
-    # A heavily loaded machine may never report progress before step 15: the kill still
-    # happened mid-trial, which later rounds check the same way; only this moment is missed.
-    say "NOTE: round 1: could not kill a trial before its first checkpoint in 3 tries; continuing"
-    break
-  fi
-  say "round 1: $victim already had a checkpoint; starting over on a fresh store"
-  LEFT_RUNNING=()
-  KILL_DESC=()
-done
-PRECKPT_VICTIM=$victim
-
-# Round 2: rank 0 (coordinator) at a random moment after training restarted.
-ROUND=2
-launch "$T/round2.log"
-rt=$(wait_training) || fail "round 2: the run exited before training (sweep too short?)"
-record_restart "$rt"
-sleep "$(random_between 0.2 2.5)"
-kill_rank 0 "random moment"
-
-# Round 3: rank 1 mid-trial: its trial has a checkpoint from this attempt and is not finished.
-ROUND=3
-if [[ -z $SWEEP_DONE ]]; then
-launch "$T/round3.log"
-rt=$(wait_training) || fail "round 3: the run exited before training (sweep too short?)"
-record_restart "$rt"
-mid_trial() {
-  local v
-  v=$(trial_on_rank 1)
-  [[ -n $v ]] || return 1
-  local s
-  s=$(progress_step "$v")
-  # a checkpoint written by this attempt (newer than the launch), and steps still to go
-  local c
-  c=$(find "$(ckpt_dir "$v")" -maxdepth 1 -name 'ckpt-*.rsck' -newermt "@$T_LAUNCH" 2>/dev/null | sort | tail -n 1)
-  [[ -n $c ]] || return 1
-  (($(ckpt_step "$c") > 0 && s > 0 && s < TOTAL_STEPS - 10)) || return 1
-  echo "$v $s $(ckpt_step "$c")"
+# pause_and_kill RANK WHAT CONTROL: arms CONTROL, (re)launches, waits for RANK to pause there
+# and kills it. Sets VICTIM, V_STEP and V_START (the paused trial, its step, its attempt's start).
+pause_and_kill() {
+  local rank=$1 what=$2 control=$3 rt
+  pause_release "$PAUSE"
+  pause_arm "$PAUSE" "$control"
+  launch "$T/round$ROUND.log"
+  wait_paused 300 "$PAUSE" "$rank" "$RUN_PID"
+  local marker=$PAUSED t_paused
+  t_paused=$(now_s)
+  # restart-to-training here: launch -> this rank trained its steps up to the pause point
+  # (rounds 2 and 4 pause a few steps in; round 3's 45 steps are not a restart time)
+  rt="$(elapsed_between "$T_LAUNCH" "$t_paused") $(elapsed_between "$T_LAUNCH" \
+    "$(q "$DB" "SELECT min(started_at) FROM attempts WHERE started_at > $T_LAUNCH")")"
+  [[ $ROUND == 2 || $ROUND == 4 ]] && record_restart "$rt"
+  VICTIM=$(marker_field "$PAUSE" "$marker" trial)
+  V_STEP=$(marker_field "$PAUSE" "$marker" step)
+  V_START=$(marker_field "$PAUSE" "$marker" start_step)
+  kill_rank "$rank" "$marker" "$what: trial $VICTIM paused at step $V_STEP (attempt started at $V_START)"
 }
-deadline=$((SECONDS + 60))
-until m=$(mid_trial); do
-  ((SECONDS < deadline)) || fail "round 3: no trial on rank 1 reached a mid-trial checkpoint in 60s"
-  if ! kill -0 "$RUN_PID" 2>/dev/null; then
-    # A fast machine may finish the remaining trials first: noted, like a skipped round 4.
-    tl_wait_pid "$RUN_PID" 120
-    rc=$?
-    assert_eq "$rc" 0 "round 3: the run ended by finishing the sweep"
-    say "NOTE: round 3: the sweep finished before a mid-trial moment on rank 1; no further rounds"
-    SWEEP_DONE=1
-    break
-  fi
-  sleep 0.05
-done
-if [[ -z $SWEEP_DONE ]]; then
-  sleep "$(random_between 0 0.5)"
-  read -r v s c <<<"$m"
-  kill_rank 1 "mid-trial: trial $v at step ~$s of $TOTAL_STEPS, after this attempt's checkpoint at step $c"
-fi
-fi
 
-# Round 4: a random rank at a random moment.
-if [[ -z $SWEEP_DONE ]]; then
+# Round 1: rank 1 before its trial's first checkpoint (step 5 of a trial that checkpoints
+# every 40 steps), on a fresh store.
+ROUND=1
+pause_and_kill 1 "before its first checkpoint" pause.step5
+assert_eq "$(ckpt_count "$(ckpt_dir "$VICTIM")")" 0 "round 1: killed trial $VICTIM before its first checkpoint"
+PRECKPT_VICTIM=$VICTIM
+
+# Round 2: rank 0 (coordinator) a few steps into the resumed sweep.
+ROUND=2
+pause_and_kill 0 "the coordinator's rank" pause.after7
+
+# Round 3: rank 1 mid-trial, 45 steps into its attempt: past a checkpoint this attempt wrote
+# (every 40 steps), and not finished.
+ROUND=3
+pause_and_kill 1 "mid-trial" pause.after45
+c=$(find "$(ckpt_dir "$VICTIM")" -maxdepth 1 -name 'ckpt-*.rsck' | sort | tail -n 1)
+[[ -n $c ]] || fail "round 3: trial $VICTIM has no checkpoint"
+c_step=$(ckpt_step "$c")
+((c_step > V_START && c_step <= V_STEP && V_STEP < TOTAL_STEPS)) ||
+  fail "round 3: newest checkpoint of $VICTIM at step $c_step, attempt $V_START..$V_STEP of $TOTAL_STEPS"
+pass "round 3: $VICTIM was killed at step $V_STEP of $TOTAL_STEPS after this attempt's checkpoint at step $c_step"
+
+# Round 4: a random rank after a random number of steps.
 ROUND=4
-launch "$T/round4.log"
-rt=$(wait_training) || fail "round 4: the run exited before training (sweep too short?)"
-record_restart "$rt"
-sleep "$(random_between 0.2 3)"
-kill_rank $((RANDOM % 2)) "random rank, random moment"
-fi
+pause_and_kill $((RANDOM % 2)) "random rank" "pause.after$((1 + RANDOM % 30))"
 ROUNDS=${#KILL_DESC[@]}
 
 # Final resume: to completion.
 ROUND=final
+pause_release "$PAUSE"
 launch "$T/final.log"
 rt=$(wait_training) && record_restart "$rt"
 tl_wait_pid "$RUN_PID" 600
