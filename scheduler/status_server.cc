@@ -1,5 +1,6 @@
 #include "scheduler/status_server.h"
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -62,7 +63,8 @@ class ServerCore {
   virtual ~ServerCore() = default;
   virtual Response Handle(const Request& req) = 0;
   std::chrono::milliseconds read_timeout_ = StatusServer::kDefaultReadTimeout;
-  int active_ = 0;  // open sessions; touched on the server thread only (and after join)
+  // Open sessions: changed on the server thread only, read by open_connections() anywhere.
+  std::atomic<int> active_{0};
 };
 
 }  // namespace
@@ -360,6 +362,8 @@ void StatusServer::Start() { impl_->Start(); }
 void StatusServer::Stop() { impl_->Stop(); }
 
 int StatusServer::port() const { return impl_->bound_port_; }
+
+int StatusServer::open_connections() const { return impl_->active_.load(); }
 
 // ---------------------------------------------------------------------------------------------
 

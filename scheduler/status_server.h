@@ -58,6 +58,8 @@ class StatusServer {
   void Stop();
   // The bound port (the real one when constructed with 0). REQUIRES: Start() succeeded.
   int port() const;
+  // Connections accepted and not yet closed (tests wait on it instead of sleeping).
+  int open_connections() const;
 
  private:
   class Impl;
