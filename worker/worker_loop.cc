@@ -116,8 +116,12 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
         return true;
       }
       std::string text;
-      if (leader && TryRecv(o.comm, 0, kTagCancel, &text))
-        cancel_reason = DecodeCancel(text).reason;
+      // A Cancel names its trial: one sent for an earlier trial of this rank (it finished
+      // before the Cancel arrived) is stale and must not stop this one.
+      while (leader && cancel_reason.empty() && TryRecv(o.comm, 0, kTagCancel, &text)) {
+        CancelMsg c = DecodeCancel(text);
+        if (c.trial_id == a.trial_id) cancel_reason = c.reason;
+      }
       return !cancel_reason.empty();
     };
     hooks.on_progress = [&](const ProgressRow& row,

@@ -105,14 +105,14 @@ TEST(PowerLawTest, DropsUnusablePoints) {
   EXPECT_NEAR(f.alpha, 0.34, 1e-3);
 }
 
-TEST(PowerLawTest, FastEnoughForSummaries) {
-  // A summary fits once per call; 5 sizes x 4 seeds with 200 bootstrap refits.
+TEST(PowerLawTest, BootstrapFitOfASummarySizedGrid) {
+  // A summary fits once per call; 5 sizes x 4 seeds with 200 bootstrap refits. The time is
+  // recorded, not asserted (a busy machine is no failure; bench/ measures speed as ratios).
   const Points p = Synthetic(0.5, 80, 0.35, 5, 4, 0.02);
   const auto t0 = std::chrono::steady_clock::now();
   const PowerLawFit f = FitPowerLaw(p.n, p.loss);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_TRUE(f.ok);
-  EXPECT_LT(s, 2.0);
   RecordProperty("fit_seconds", std::to_string(s));
 }
 
