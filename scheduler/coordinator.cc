@@ -68,6 +68,9 @@ class Coordinator {
       ranks_per_node_ = std::atoi(l);
   }
 
+  // Trials assigned to ranks and not yet reported back.
+  bool HasRunning() const { return !running_.empty(); }
+
   int Run() {
     if (!store_.HasSweep(o_.sweep))
       throw UserError(
@@ -362,12 +365,15 @@ class Coordinator {
 
 int RunCoordinator(const CoordinatorOptions& options) {
   int code = kExitFailure;
+  std::unique_ptr<Coordinator> c;
+  bool failed_with_trials_running = false;
   try {
-    Coordinator c(options);
-    code = c.Run();
+    c = std::make_unique<Coordinator>(options);
+    code = c->Run();
   } catch (const UserError& e) {
     fprintf(stderr, "revsweep-train: %s\n", e.what());
     code = kExitUserError;
+    failed_with_trials_running = c && c->HasRunning();
   } catch (const std::exception& e) {
     // Every store write is one transaction, so a failed one (a full disk, an I/O error) left
     // the store as it was: finished results are kept, and the open attempts are recovered as
@@ -377,6 +383,16 @@ int RunCoordinator(const CoordinatorOptions& options) {
             "safe; fix the cause, then `revsweep resume %s --store %s` continues the sweep\n",
             e.what(), options.sweep.c_str(), options.store_path.c_str());
     code = kExitFailure;
+    failed_with_trials_running = c && c->HasRunning();
+  }
+  if (failed_with_trials_running) {
+    // Ranks that are training cannot take a Shutdown (they look for it between trials), and
+    // their next message to this coordinator would block in MPI_Send forever: end the whole
+    // world now. Their attempts stay open in the store and the next run recovers them as lost
+    // and resumes them from their checkpoints (under Slurm, the non-zero exit requeues).
+    fprintf(stderr, "revsweep-train: ending the world (trials were running)\n");
+    fflush(stderr);
+    MPI_Abort(options.comm, code);
   }
   int world = 1;
   MPI_Comm_size(options.comm, &world);

@@ -34,6 +34,11 @@ dump_diagnostics() {
     echo "---- $f"
     tail -n 40 "$f"
   done
+  for f in "${WORK:-/nonexistent}"/*/ctl; do
+    [[ -d $f ]] || continue
+    echo "---- control files in $f (pause.*, hold.*) and markers (paused.*, held.*)"
+    (cd "$f" && grep -H . ./* 2>/dev/null; ls -A)
+  done
   for f in "${STATE_DIR:-/nonexistent}"/log/slurmctld.log "${STATE_DIR:-/nonexistent}"/log/slurmd.log; do
     [[ -f $f ]] || continue
     echo "---- last lines of $f"
@@ -75,6 +80,86 @@ wait_until() {
     ((SECONDS < deadline)) || fail "timed out after ${timeout_s}s waiting for: $what"
     sleep 0.2
   done
+}
+
+# ---- deterministic hooks ---------------------------------------------------------------------
+# Tests never hope to land a requeue, a signal or a cancel mid-trial by sleeping: the trainer
+# pauses at a step the test chose (pause.step<S> in a pause dir: worker/fault_pause.h for
+# revsweep-train, FAKE_PAUSE_DIR for the stand-in) and writes a marker paused.*; the job script
+# stops before requeueing while REVSWEEP_TEST_HOLD_DIR/hold.requeue exists and writes a marker
+# held.requeue.* (deploy/slurm/revsweep.sbatch.tmpl, test_hold). Both markers hold "pid=P ...".
+
+# Number of files in $1 matching glob $2 (e.g. 'paused.*').
+count_markers() {
+  local f n=0
+  for f in "$1"/$2; do [[ -f $f ]] && n=$((n + 1)); done
+  echo "$n"
+}
+
+# Succeeds once dir $1 holds at least $3 files matching glob $2. With a job id $4, fails the
+# test at once if that job has ended: the markers will never come.
+markers_at_least() {
+  (($(count_markers "$1" "$2") >= $3)) && return 0
+  [[ -n ${4:-} ]] || return 1
+  local state
+  state=$(job_state "$4")
+  case "$state" in
+    COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | PREEMPTED | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE)
+      fail "job $4 ended $state before $3 marker(s) $1/$2 appeared"
+      ;;
+  esac
+  return 1
+}
+
+# wait_markers DIR GLOB N TIMEOUT_S [JOB]: waits for N markers matching GLOB in DIR (while JOB,
+# if given, has not ended). Run it in the test's shell, not in $(...): its fail must end the test.
+wait_markers() {
+  wait_until "$4" "$3 marker(s) $1/$2" markers_at_least "$1" "$2" "$3" "${5:-}"
+}
+
+# The pids named by markers matching glob $2 in dir $1, one per line.
+marker_pids() {
+  local f
+  for f in "$1"/$2; do
+    [[ -f $f ]] && sed -n 's/^pid=\([0-9]*\) .*/\1/p' "$f"
+  done
+  return 0
+}
+
+# Succeeds when none of the pids is alive.
+pids_gone() {
+  local p
+  for p in "$@"; do kill -0 "$p" 2>/dev/null && return 1; done
+  return 0
+}
+
+# A job's RunTime ([D-]HH:MM:SS) in seconds.
+job_run_s() {
+  local t d=0 h m s
+  t=$(job_field "$1" RunTime)
+  if [[ $t == *-* ]]; then
+    d=${t%%-*}
+    t=${t#*-}
+  fi
+  IFS=: read -r h m s <<<"$t"
+  echo $((((10#$d * 24 + 10#$h) * 60 + 10#$m) * 60 + 10#$s))
+}
+
+# Makes slurmctld send job $1 its --signal warning (B:USR2@$2) now instead of $2 s before its
+# submitted limit: lowers the time limit to the most whole minutes that leave at most $2 s to
+# run. slurmctld checks limits every 30 s and warns once `now + $2 + 30 s` passes the end, so
+# the warning arrives within 30 s, with at least $2 - 90 s left before the new limit: for the
+# test to raise the limit again (scontrol update TimeLimit=...) before the job is requeued,
+# so that the next run is not warned at once. No window: whatever the machine's speed, the
+# trainer waits at its pause point until the warning comes.
+warn_job_now() {
+  local id=$1 before_s=$2 run limit
+  run=$(job_run_s "$id")
+  limit=$(((run + before_s) / 60))
+  ((limit * 60 - run >= 120)) ||
+    fail "job $id: run time ${run}s leaves no minute limit with 120+ s to spare (--signal ${before_s}s)"
+  scontrol update JobId="$id" TimeLimit="$limit" || fail "scontrol update JobId=$id TimeLimit=$limit failed"
+  say "job $id: time limit lowered to $limit min after ${run}s of run time (warning due now)"
 }
 
 # ---- the job template ------------------------------------------------------------------------

@@ -2,12 +2,19 @@
 # Slurm tier: starts a one-node cluster with deploy/local-slurm/start.sh and checks, on it:
 #   (a) MPI direct launch: srun --mpi=pmix -n 2 of an MPI hello world (both ranks see size 2)
 #   (b) the job template survives an external `scontrol requeue`: the stand-in trainer resumes
-#       from its counter, SLURM_RESTART_COUNT >= 1, the job completes
-#   (c) time limit warning: USR2 (--signal=B:USR2@T) reaches the trainer through the batch shell
-#       and srun, the trainer exits 75, the job requeues itself and completes in the next run
+#       from its counter, SLURM_RESTART_COUNT is 1, Restarts=1, the job completes
+#   (c) time limit warning: USR2 (--signal=B:USR2@T, sent by slurmctld) reaches the trainer
+#       through the batch shell and srun, the trainer exits 75, the job requeues itself once
+#       (Restarts=1) and completes in the next run, resuming from the step it stopped at
 #   (e) requeue refused (--no-requeue): the job resubmits itself and the new job completes
 #   (d) stop.sh leaves no slurmctld, slurmd, slurmstepd or munged behind
-# (c) takes ~80 s of wall time, so it runs in the background while (a), (b) and (e) run.
+# No timing windows: the stand-in trainer pauses at a chosen step (FAKE_PAUSE_DIR, see
+# fake_trainer.bash) and the test acts while it waits there, however fast or busy the machine.
+# (c) gets Slurm's own warning at that moment by lowering the job's time limit (warn_job_now in
+# lib.bash; slurmctld checks limits every 30 s), and holds the job before it requeues itself
+# (REVSWEEP_TEST_HOLD_DIR, see the job template) to raise the limit again, so the next run is
+# not warned too. Waiting for slurmctld's check is the longest step, so (c) runs in the
+# background (paused, then held) while (a), (b) and (e) run.
 # The trainer is tests/slurm/fake_trainer.bash; a second test with the real binaries runs
 # `revsweep submit`. Needs root, slurm-wlm, munge, openmpi (deploy/install-deps.sh).
 set -euo pipefail
@@ -62,21 +69,24 @@ grep -qx "export SLURM_CONF=$SLURM_CONF" <<<"$out" || fail "start.sh printed no 
 ((SECONDS - t <= 5)) || fail "start.sh on a running cluster took $((SECONDS - t))s (not idempotent?)"
 part_end
 
-# ---- (c) submitted first: it is the long one -----------------------------------------------------
-# Timing, from Slurm 22.05: slurmctld checks time limits every 30 s and sends the warning once
-# now + T + 30 >= end, i.e. T to T+30 s before the limit. With --time=2 and T=65 the first run
-# gets USR2 25-55 s after it starts, so 64 s of work (128 steps of 0.5 s) cannot finish before
-# it. The requeued run starts ~11 s later (cred_expire=10) and is next warned 60 s after the
-# first warning, ~48 s into the run: enough for the remaining <= 40 s of work.
-part_begin "c (submit)"
+# ---- (c) submitted first: it waits longest ---------------------------------------------------------
+# A 30-minute limit and a 600 s warning: Slurm would warn after 19.5 minutes, i.e. never during
+# this test, until warn_job_now lowers the limit while the trainer is paused at step 4.
+part_begin "c (submit, pause, warning due)"
 C_DIR="$WORK/c"
-mkdir -p "$C_DIR"
-render_job "$C_DIR/job.sbatch" warn "$C_DIR" 65 5 --time=2 --nodes=1 --ntasks-per-node=1
-C_ID=$(FAKE_DIR="$C_DIR" FAKE_STEPS=128 FAKE_STEP_S=0.5 sbatch --parsable "$C_DIR/job.sbatch") ||
-  fail "sbatch failed"
+C_CTL="$C_DIR/ctl"
+C_WARN_S=600
+mkdir -p "$C_CTL"
+touch "$C_CTL/pause.step4" "$C_CTL/hold.requeue"
+render_job "$C_DIR/job.sbatch" warn "$C_DIR" "$C_WARN_S" 5 --time=30 --nodes=1 --ntasks-per-node=1
+C_ID=$(FAKE_DIR="$C_DIR" FAKE_STEPS=16 FAKE_PAUSE_DIR="$C_CTL" REVSWEEP_TEST_HOLD_DIR="$C_CTL" \
+  sbatch --parsable "$C_DIR/job.sbatch") || fail "sbatch failed"
 C_ID=${C_ID%%;*}
-C_T0=$SECONDS
-say "job $C_ID submitted (time limit 2 min, USR2 65-95 s before it)"
+say "job $C_ID submitted (time limit 30 min, USR2 ${C_WARN_S}s before it)"
+wait_markers "$C_CTL" 'paused.*' 1 180 "$C_ID"
+[[ $(job_state "$C_ID") == RUNNING ]] || fail "job $C_ID is $(job_state "$C_ID"), expected RUNNING"
+grep -q ' usr2 ' "$C_DIR/events" && fail "the trainer got USR2 before the warning was due"
+warn_job_now "$C_ID" "$C_WARN_S"
 part_end
 
 # ---- (a) MPI direct launch ---------------------------------------------------------------------
@@ -107,30 +117,40 @@ part_end
 # ---- (b) external requeue mid-run ----------------------------------------------------------------
 part_begin "b (scontrol requeue)"
 B_DIR="$WORK/b"
-mkdir -p "$B_DIR"
+B_CTL="$B_DIR/ctl"
+mkdir -p "$B_CTL"
+touch "$B_CTL/pause.step4"
 render_job "$B_DIR/job.sbatch" requeue "$B_DIR" 120 5 --nodes=1 --ntasks-per-node=1
-B_ID=$(FAKE_DIR="$B_DIR" FAKE_STEPS=16 FAKE_STEP_S=0.5 sbatch --parsable "$B_DIR/job.sbatch")
+B_ID=$(FAKE_DIR="$B_DIR" FAKE_STEPS=16 FAKE_PAUSE_DIR="$B_CTL" sbatch --parsable "$B_DIR/job.sbatch")
 B_ID=${B_ID%%;*}
-counter_at_least() { [[ $(cat "$1/counter" 2>/dev/null || echo 0) -ge $2 ]]; }
-wait_until 60 "job $B_ID trainer to reach step 4" counter_at_least "$B_DIR" 4
+# The trainer waits at step 4 until pause.step4 goes: the requeue lands there, mid-run.
+wait_markers "$B_CTL" 'paused.*' 1 180 "$B_ID"
+mapfile -t pids < <(marker_pids "$B_CTL" 'paused.*')
+[[ $(job_state "$B_ID") == RUNNING ]] || fail "job $B_ID is $(job_state "$B_ID"), expected RUNNING"
 scontrol requeue "$B_ID" || fail "scontrol requeue $B_ID failed"
-say "job $B_ID requeued at step $(cat "$B_DIR/counter")"
+say "job $B_ID requeued with its trainer (pid ${pids[*]}) paused at step $(cat "$B_DIR/counter")"
+# Slurm's SIGTERM ends the paused trainer; only then may a later run get past step 4.
+wait_until 60 "the paused trainer (pid ${pids[*]}) to be killed by the requeue" pids_gone "${pids[@]}"
+requeued() {
+  local r
+  r=$(job_field "$B_ID" Restarts)
+  [[ $r =~ ^[0-9]+$ ]] && ((r >= 1))
+}
+wait_until 30 "job $B_ID to show Restarts >= 1" requeued
+rm -f "$B_CTL/pause.step4"
 state=$(wait_job_done "$B_ID" 90)
 [[ $state == COMPLETED ]] || fail "job $B_ID ended $state"
 [[ $(job_field "$B_ID" ExitCode) == 0:0 ]] || fail "job $B_ID exit code $(job_field "$B_ID" ExitCode)"
 restarts=$(job_field "$B_ID" Restarts)
-((restarts >= 1)) || fail "job $B_ID Restarts=$restarts, expected >= 1"
+[[ $restarts == 1 ]] || fail "job $B_ID Restarts=$restarts, expected 1"
 mapfile -t starts < <(event_values "$B_DIR/events" start counter)
 mapfile -t seen < <(event_values "$B_DIR/events" start restart)
-((${#starts[@]} >= 2)) || fail "trainer started ${#starts[@]} times, expected >= 2"
-((starts[0] == 0)) || fail "first run started at step ${starts[0]}"
-((starts[1] >= 4)) || fail "requeued run restarted from step ${starts[1]}, not where it left off"
-if ! [[ ${seen[-1]} =~ ^[0-9]+$ ]] || ((seen[-1] < 1)); then
-  fail "trainer saw SLURM_RESTART_COUNT=${seen[-1]} after a requeue"
-fi
+[[ ${starts[*]} == "0 4" ]] || fail "runs started at steps '${starts[*]}', expected '0 4' (resume where it was requeued)"
+[[ ${seen[*]} == "0 1" ]] || fail "trainer saw SLURM_RESTART_COUNT '${seen[*]}', expected '0 1'"
 [[ $(cat "$B_DIR/counter") == 16 ]] || fail "final counter $(cat "$B_DIR/counter"), expected 16"
 grep -q "prepare .*config=$B_DIR/sweep.yaml .*store=$B_DIR/store.sqlite .*sweep=requeue" \
   "$B_DIR/events" || fail "prepare did not see the job's config/store/sweep"
+grep -q 'DUE TO JOB REQUEUE' "$B_DIR"/slurm-requeue-"$B_ID".out || fail "no 'DUE TO JOB REQUEUE' in the job log"
 grep -q 'sweep complete' "$B_DIR"/slurm-requeue-"$B_ID".out || fail "no 'sweep complete' in job log"
 say "job $B_ID: runs started at steps ${starts[*]}, Restarts=$restarts, trainer saw restart ${seen[*]}"
 part_end
@@ -160,29 +180,37 @@ mapfile -t seen < <(event_values "$E_DIR/events" start restart)
 say "job $E_ID resubmitted itself as job $new, which completed"
 part_end
 
-# ---- (c) wait for the warning-signal job ----------------------------------------------------------
+# ---- (c) the warning, the self-requeue, the resumed run ----------------------------------------------
 part_begin "c (USR2 before time limit)"
-state=$(wait_job_done "$C_ID" 200)
-say "job $C_ID ended $state $((SECONDS - C_T0))s after submission"
+C_LOG="$C_DIR/slurm-warn-$C_ID.out"
+# slurmctld's next limit check (<= 30 s after warn_job_now) sends USR2; the trainer, paused at
+# step 4, exits 75 and the job script stops before requeueing, at the test's hold.
+wait_markers "$C_CTL" 'held.requeue.*' 1 300 "$C_ID"
+grep -q 'USR2 (time limit or preemption near) during train' "$C_LOG" ||
+  fail "the batch shell did not log the USR2 it forwarded"
+[[ $(event_values "$C_DIR/events" usr2 counter) == 4 ]] ||
+  fail "the trainer did not stop on USR2 at step 4: $(grep -E ' (usr2|exit) ' "$C_DIR/events" | tr '\n' ';')"
+grep -q 'trainer checkpointed and asked to be requeued' "$C_LOG" || fail "the job script did not see exit 75"
+[[ $(job_field "$C_ID" Restarts) == 0 ]] || fail "job $C_ID restarted before its hold was released"
+# The next run gets the submitted limit back, so it is not warned at once.
+scontrol update JobId="$C_ID" TimeLimit=30 || fail "could not restore job $C_ID's time limit"
+rm -f "$C_CTL/pause.step4" "$C_CTL/hold.requeue"
+state=$(wait_job_done "$C_ID" 120)
 [[ $state == COMPLETED ]] || fail "job $C_ID ended $state"
 [[ $(job_field "$C_ID" ExitCode) == 0:0 ]] || fail "job $C_ID exit code $(job_field "$C_ID" ExitCode)"
-grep -q ' usr2 ' "$C_DIR/events" || fail "the trainer never got USR2"
-grep -q 'USR2 (time limit or preemption near) during train' "$C_DIR"/slurm-warn-"$C_ID".out ||
-  fail "the batch shell did not log the USR2 it forwarded"
-grep -q 'requeued (restart 1)' "$C_DIR"/slurm-warn-"$C_ID".out || fail "the job did not requeue itself"
+# What must be true, not a line a killed shell may never write: Slurm counted one requeue, the
+# second run started at restart 1 from the step the first one stopped at.
+restarts=$(job_field "$C_ID" Restarts)
 mapfile -t starts < <(event_values "$C_DIR/events" start counter)
 mapfile -t seen < <(event_values "$C_DIR/events" start restart)
-usr2_at=$(event_values "$C_DIR/events" usr2 counter | head -n1)
-((starts[1] == usr2_at && usr2_at > 0)) ||
-  fail "second run started at step ${starts[1]}, first run checkpointed at $usr2_at"
-[[ $(cat "$C_DIR/counter") == 128 ]] || fail "final counter $(cat "$C_DIR/counter"), expected 128"
-restarts=$(job_field "$C_ID" Restarts)
-say "job $C_ID: USR2 at step $usr2_at, runs started at steps ${starts[*]}, Restarts=$restarts"
-# Completing in the second run is what the timing above guarantees; more runs would mean the
-# warning arrives later than Slurm 22.05 sends it.
 [[ $restarts == 1 && ${#starts[@]} == 2 ]] ||
   fail "expected exactly one requeue, got Restarts=$restarts and ${#starts[@]} runs"
+[[ ${starts[*]} == "0 4" ]] || fail "runs started at steps '${starts[*]}', expected '0 4' (checkpoint at step 4)"
 [[ ${seen[*]} == "0 1" ]] || fail "trainer saw SLURM_RESTART_COUNT '${seen[*]}', expected '0 1'"
+[[ $(cat "$C_DIR/counter") == 16 ]] || fail "final counter $(cat "$C_DIR/counter"), expected 16"
+grep -q 'requeueing (restart 1)' "$C_LOG" || fail "the job script did not say it was requeueing itself"
+grep -q 'sweep complete' "$C_LOG" || fail "no 'sweep complete' in the job log"
+say "job $C_ID: USR2 at step 4, runs started at steps ${starts[*]}, Restarts=$restarts"
 part_end
 
 # ---- (d) stop ----------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 # local cluster. Sourced after lib.bash (say, part_begin/part_end, fail, job_state, job_field,
 # wait_until). Expects: T (the test's temp dir, everything it creates lives under it), STATE_DIR
 # (the cluster's state dir, under T), SLURM_CONF, STORE, RUN_ROOT, WORK, REVSWEEP_BIN.
-# Results for the caller come back in globals (PAST_*, SUBMITTED_ID, JOB_FINAL).
+# Results for the caller come back in globals (SUBMITTED_ID, JOB_FINAL).
 # shellcheck disable=SC2034
 
 # ---- store ---------------------------------------------------------------------------------------
@@ -40,22 +40,13 @@ newest_ckpt_step() {
   echo "$best"
 }
 
-# Succeeds (and sets PAST_TRIAL, PAST_STEP, PAST_CKPT) once some trial of sweep $1 reports progress
-# beyond step $2 and has a checkpoint on disk: the moment to interrupt it mid-trial.
-trial_past_checkpoint() {
-  local sweep=$1 min=$2 id step ck
-  while IFS='|' read -r id step; do
-    [[ -n $id ]] || continue
-    ((step > min)) || continue
-    ck=$(newest_ckpt_step "$sweep" "$id")
-    if ((ck > 0)); then
-      PAST_TRIAL=$id PAST_STEP=$step PAST_CKPT=$ck
-      return 0
-    fi
-  done < <(sql "SELECT p.trial_id, p.step FROM progress p JOIN sweep_trials st
-                ON st.trial_id = p.trial_id JOIN trials t ON t.id = p.trial_id
-                WHERE st.sweep='$sweep' AND t.state='running' ORDER BY p.step DESC" 2>/dev/null)
-  return 1
+# The trial ids of the paused.* markers in pause dir $1 (worker/fault_pause.h: one line
+# "pid=P trial=ID step=S start_step=S0 attempt=A" per paused rank), one per line, sorted.
+paused_trials() {
+  local f
+  for f in "$1"/paused.*; do
+    [[ -f $f ]] && sed -n 's/.* trial=\([^ ]*\) .*/\1/p' "$f"
+  done | sort
 }
 
 # Every trial of the sweep is done, exactly once: one 'done' attempt per trial, nothing left
@@ -100,10 +91,12 @@ assert_resume_chain() {
 
 # ---- configs and jobs ------------------------------------------------------------------------------
 
-# write_config FILE NAME EPOCHS SEEDS [GRID_LINE]: a tiny Experiment-1 sweep on this test's store.
-# 48 training documents, batch 8: 6 steps per epoch; a checkpoint every CKPT_STEPS steps.
+# write_config FILE NAME EPOCHS SEEDS [GRID_LINE] [PAUSE_DIR]: a tiny Experiment-1 sweep on this
+# test's store. 48 training documents, batch 8: 6 steps per epoch; a checkpoint every CKPT_STEPS
+# steps. PAUSE_DIR sets train.fault_pause_dir (pause points, worker/fault_pause.h; not part of
+# the trial id).
 write_config() {
-  local file=$1 name=$2 epochs=$3 seeds=$4 grid=${5:-}
+  local file=$1 name=$2 epochs=$3 seeds=$4 grid=${5:-} pause=${6:-}
   {
     echo "name: $name"
     echo "description: tests/slurm/real_sweep_test.sh"
@@ -111,18 +104,16 @@ write_config() {
     echo "tokenizer: {type: bpe, vocab_size: 600}"
     [[ -n $grid ]] || echo "model: {size: nano}"
     echo "train: {epochs: $epochs, batch_size: 8, lr: 0.002, min_lr: 0.0002, warmup_steps: 2,"
-    echo "        checkpoint_every_steps: $CKPT_STEPS, checkpoint_every_seconds: 0, eval_max_new_tokens: 16}"
+    if [[ -z $pause ]]; then
+      echo "        checkpoint_every_steps: $CKPT_STEPS, checkpoint_every_seconds: 0, eval_max_new_tokens: 16}"
+    else
+      echo "        checkpoint_every_steps: $CKPT_STEPS, checkpoint_every_seconds: 0, eval_max_new_tokens: 16,"
+      echo "        fault_pause_dir: $pause}"
+    fi
     echo "seeds: [$seeds]"
     [[ -z $grid ]] || printf 'search:\n  grid:\n    %s\n' "$grid"
     echo "run: {store: $STORE, run_root: $RUN_ROOT, progress_every_s: 0.5}"
   } >"$file"
-}
-
-# sized_epochs RATE SECONDS [MIN]: epochs (6 steps each) that take SECONDS of training at RATE
-# steps/s, at least MIN (default 40) and at most 4000 (guards against a nonsense rate).
-sized_epochs() {
-  awk -v r="$1" -v s="$2" -v lo="${3:-40}" \
-    'BEGIN { e = int(r * s / 6 + 0.5); if (e < lo) e = lo; if (e > 4000) e = 4000; print e }'
 }
 
 # submit_sweep SWEEP CONFIG [submit options...]: runs `revsweep submit` in $WORK, checks the job id
@@ -166,10 +157,6 @@ wait_sweep_job() {
   done
   fail "job $id (sweep $sweep) not finished after ${timeout_s}s: state '${state:-unknown}', trials (pending running done failed) ${counts:-$(sweep_counts "$sweep")}"
 }
-
-# Seconds between two "revsweep-job N [YYYY-mm-dd HH:MM:SS]: ..." lines of a job log, found by the
-# first match of regex $2 and the first match of $3 after it.
-log_time() { sed -n "s/^revsweep-job [0-9]* \[\([0-9: -]*\)\]: .*$2.*/\1/p" "$1" | head -n1; }
 
 # ---- processes -------------------------------------------------------------------------------------
 
@@ -234,6 +221,11 @@ dump_diagnostics() {
     echo "---- store: jobs"
     sql "SELECT * FROM jobs" 2>&1 || true
   fi
+  for f in "${T:-/nonexistent}"/ctl/*; do
+    [[ -d $f ]] || continue
+    echo "---- control files in $f (pause.*, hold.*) and markers (paused.*, held.*)"
+    (cd "$f" && grep -H . ./* 2>/dev/null; ls -A)
+  done
   for f in "${STATE_DIR:-/nonexistent}"/log/slurmctld.log "${STATE_DIR:-/nonexistent}"/log/slurmd.log; do
     [[ -f $f ]] || continue
     echo "---- last lines of $f"

@@ -83,7 +83,7 @@ TEST(Trainer, Bf16AutocastTrainsOnCpu) {
   EXPECT_TRUE(std::isfinite(lb));
   // Uniform over the vocabulary would be log(V); both must be well below it, and bf16
   // within 10% of fp32 (bf16 has an 8-bit mantissa: rounding, not a different result).
-  EXPECT_LT(lb, 0.8 * std::log(static_cast<double>(task.vocab_size)));
+  EXPECT_LT(lb, 0.9 * std::log(static_cast<double>(task.vocab_size))) << "fp32: " << lf;
   EXPECT_NEAR(lb, lf, 0.1 * lf);
   EXPECT_NE(lb, lf) << "bf16 ran in fp32";
   EXPECT_FALSE(AutocastScope::IsOn(c10::kCPU));
