@@ -136,7 +136,9 @@ SchedulerParameters=batch_sched_delay=0,sched_interval=1
 MessageTimeout=10
 # No mail on a laptop; the default /bin/mail is usually missing and logs an error.
 MailProg=/bin/true
-KillWait=5
+# Seconds between SIGTERM and SIGKILL when a job is cancelled or requeued (Slurm's default): room
+# for trainers to checkpoint on a busy machine. Jobs whose processes exit at once end at once.
+KillWait=30
 InactiveLimit=0
 Waittime=0
 # Finished jobs stay visible to squeue/scontrol for 10 minutes (there is no sacct here).
