@@ -366,14 +366,12 @@ class Coordinator {
 int RunCoordinator(const CoordinatorOptions& options) {
   int code = kExitFailure;
   std::unique_ptr<Coordinator> c;
-  bool failed_with_trials_running = false;
   try {
     c = std::make_unique<Coordinator>(options);
     code = c->Run();
   } catch (const UserError& e) {
     fprintf(stderr, "revsweep-train: %s\n", e.what());
     code = kExitUserError;
-    failed_with_trials_running = c && c->HasRunning();
   } catch (const std::exception& e) {
     // Every store write is one transaction, so a failed one (a full disk, an I/O error) left
     // the store as it was: finished results are kept, and the open attempts are recovered as
@@ -383,9 +381,9 @@ int RunCoordinator(const CoordinatorOptions& options) {
             "safe; fix the cause, then `revsweep resume %s --store %s` continues the sweep\n",
             e.what(), options.sweep.c_str(), options.store_path.c_str());
     code = kExitFailure;
-    failed_with_trials_running = c && c->HasRunning();
   }
-  if (failed_with_trials_running) {
+  // Run() returns only once no trial is running, so trials still running mean it threw.
+  if (c && c->HasRunning()) {
     // Ranks that are training cannot take a Shutdown (they look for it between trials), and
     // their next message to this coordinator would block in MPI_Send forever: end the whole
     // world now. Their attempts stay open in the store and the next run recovers them as lost

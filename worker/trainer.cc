@@ -206,6 +206,8 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
   // bf16 autocast (CUDA or CPU): matmuls in bf16, master weights and optimizer state in fp32.
   const bool autocast = opt.precision == "bf16";
 
+  const FaultPausePoint fault_pause{opt.fault_pause_dir, trial.id, ctx.world_rank,
+                                    ctx.attempt_number, result.start_step};
   model->train();
   int64_t step = state.step;
   for (; step < total_steps; ++step) {
@@ -280,11 +282,7 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     report_tokens += static_cast<double>(global_tokens);
     ++report_n;
 
-    if (!opt.fault_pause_dir.empty()) {  // test-only (worker/fault_pause.h)
-      FaultPausePoint point{opt.fault_pause_dir, trial.id, ctx.world_rank, ctx.attempt_number,
-                            result.start_step};
-      MaybeFaultPause(point, state.step, hooks.stop_requested);
-    }
+    MaybeFaultPause(fault_pause, state.step, hooks.stop_requested);  // test only; "" = off
     const auto now = Clock::now();
     const bool stop = comm.AnyTrue(hooks.stop_requested && hooks.stop_requested());
     const bool ckpt_due =

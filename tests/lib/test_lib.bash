@@ -293,26 +293,23 @@ wait_paused() {
 # digits: each is a binomial critical value at a stated false-failure rate, so one greedy flip
 # (a different BLAS kernel, another CPU) cannot decide a test.
 
-# binom_sf K N P: P(X >= K) for X ~ Binomial(N, P), computed in log space.
-binom_sf() {
-  awk -v k="$1" -v n="$2" -v p="$3" 'function lg(x) { return x < 1 ? 0 : lgam[x] }
-    BEGIN {
-      if (k <= 0) { print 1; exit } if (k > n) { print 0; exit }
-      if (p <= 0) { print 0; exit } if (p >= 1) { print 1; exit }
-      lgam[1] = 0; for (i = 2; i <= n; i++) lgam[i] = lgam[i - 1] + log(i)
-      s = 0
-      for (i = k; i <= n; i++) s += exp(lg(n) - lg(i) - lg(n - i) + i * log(p) + (n - i) * log(1 - p))
-      printf "%.6g\n", s }'
-}
+# The binomial tail in awk, log space: sf(k, n, p) = P(X >= k) for X ~ Binomial(n, p).
+BINOM_AWK='function sf(k, n, p,   i, s) {
+    if (k <= 0) return 1; if (k > n || p <= 0) return 0; if (p >= 1) return 1
+    lg[0] = 0; for (i = 1; i <= n; i++) lg[i] = lg[i - 1] + log(i)
+    s = 0
+    for (i = k; i <= n; i++) s += exp(lg[n] - lg[i] - lg[n - i] + i * log(p) + (n - i) * log(1 - p))
+    return s }'
+
+# binom_sf K N P: P(X >= K) for X ~ Binomial(N, P).
+binom_sf() { awk -v k="$1" -v n="$2" -v p="$3" "$BINOM_AWK"' BEGIN { printf "%.6g\n", sf(k, n, p) }'; }
 
 # binom_crit N P ALPHA: the smallest K with P(X >= K) <= ALPHA for X ~ Binomial(N, P): a count
 # of K or more hits is significantly above rate P (one-sided, level ALPHA).
 binom_crit() {
-  local k
-  for ((k = 0; k <= $1 + 1; k++)); do
-    awk -v s="$(binom_sf "$k" "$1" "$2")" -v a="$3" 'BEGIN { exit !(s <= a) }' && { echo "$k"; return; }
-  done
-  echo $(($1 + 1))
+  awk -v n="$1" -v p="$2" -v a="$3" "$BINOM_AWK"' BEGIN {
+    for (k = 0; k <= n + 1; k++) if (sf(k, n, p) <= a) break
+    print k }'
 }
 
 # hits_of ACC N: the hit count behind an accuracy over N prompts.

@@ -127,6 +127,14 @@ marker_pids() {
 }
 
 # Succeeds when none of the pids is alive.
+# job_requeued JOB: Slurm counts at least one restart of JOB (what shows a requeue; a log line
+# after `scontrol requeue` may never be written).
+job_requeued() {
+  local r
+  r=$(job_field "$1" Restarts)
+  [[ $r =~ ^[0-9]+$ ]] && ((r >= 1))
+}
+
 pids_gone() {
   local p
   for p in "$@"; do kill -0 "$p" 2>/dev/null && return 1; done

@@ -131,12 +131,7 @@ scontrol requeue "$B_ID" || fail "scontrol requeue $B_ID failed"
 say "job $B_ID requeued with its trainer (pid ${pids[*]}) paused at step $(cat "$B_DIR/counter")"
 # Slurm's SIGTERM ends the paused trainer; only then may a later run get past step 4.
 wait_until 60 "the paused trainer (pid ${pids[*]}) to be killed by the requeue" pids_gone "${pids[@]}"
-requeued() {
-  local r
-  r=$(job_field "$B_ID" Restarts)
-  [[ $r =~ ^[0-9]+$ ]] && ((r >= 1))
-}
-wait_until 30 "job $B_ID to show Restarts >= 1" requeued
+wait_until 30 "job $B_ID to show Restarts >= 1" job_requeued "$B_ID"
 rm -f "$B_CTL/pause.step4"
 state=$(wait_job_done "$B_ID" 90)
 [[ $state == COMPLETED ]] || fail "job $B_ID ended $state"

@@ -158,12 +158,7 @@ t_req=$SECONDS
 # Slurm's SIGTERM ends the paused ranks (they checkpoint first if KillWait allows); only then
 # may a trial get past the pause point, in the next run.
 wait_until 60 "the paused ranks (pids ${PAUSED_PIDS[*]}) to be gone after the requeue" pids_gone "${PAUSED_PIDS[@]}"
-requeued() {
-  local r
-  r=$(job_field "$R_ID" Restarts)
-  [[ $r =~ ^[0-9]+$ ]] && ((r >= 1))
-}
-wait_until 30 "job $R_ID to show Restarts >= 1" requeued
+wait_until 30 "job $R_ID to show Restarts >= 1" job_requeued "$R_ID"
 rm -f "$R_CTL/pause.step$PAUSE_STEP"
 R_LOG=$(job_log rs_requeue "$R_ID")
 restarted() { grep -q "start on .*restart 1)" "$R_LOG" 2>/dev/null; }
