@@ -164,6 +164,53 @@ std::vector<std::string> NamesFromCompletions(const Exp1Data& data, const std::s
   return names;
 }
 
+// The both subset's people, recovered from the data itself. In the authors' folders the
+// description-first half of both_prompts_test has whole sentences as completions (" Mason
+// Caldwell has found their calling."), so its completions are not names. Its name-first half
+// uses the same templates as the p2d subset's name-first rows, whose people are known: each
+// such p2d row, with its person's name cut out, is a (prefix, suffix) pattern, and a both row
+// matching one names its person in the middle (the shortest middle when several match).
+// Returns the names in order of first appearance, or nothing when any row of
+// [0, end) matches no pattern (a folder written otherwise: the caller falls back).
+std::vector<std::string> BothNamesFromTemplates(const Exp1Data& data,
+                                                const std::vector<std::string>& p2d_names,
+                                                size_t end) {
+  std::vector<std::pair<std::string, std::string>> patterns;
+  std::unordered_set<std::string> seen_pattern;
+  for (const char* file : {kP2dTest, kP2dTrain}) {
+    for (const PromptCompletion& row : data.files.at(file)) {
+      for (const std::string& name : p2d_names) {
+        const size_t at = row.prompt.find(name);
+        if (at == std::string::npos) continue;
+        std::string prefix = row.prompt.substr(0, at);
+        std::string suffix = row.prompt.substr(at + name.size());
+        if (seen_pattern.insert(prefix + '\n' + suffix).second) {
+          patterns.emplace_back(std::move(prefix), std::move(suffix));
+        }
+        break;
+      }
+    }
+  }
+  const auto& rows = data.files.at(kBothTest);
+  std::vector<std::string> names;
+  std::unordered_set<std::string> seen;
+  for (size_t r = 0; r < end; ++r) {
+    const std::string& prompt = rows[r].prompt;
+    std::string best;
+    for (const auto& [prefix, suffix] : patterns) {
+      if (prompt.size() <= prefix.size() + suffix.size()) continue;
+      if (prompt.compare(0, prefix.size(), prefix) != 0) continue;
+      if (prompt.compare(prompt.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+      std::string middle =
+          Trim(prompt.substr(prefix.size(), prompt.size() - prefix.size() - suffix.size()));
+      if (!middle.empty() && (best.empty() || middle.size() < best.size())) best = middle;
+    }
+    if (best.empty()) return {};
+    if (seen.insert(best).second) names.push_back(best);
+  }
+  return names;
+}
+
 // Counts and replaces every occurrence of `what` in *s by `with`.
 int ReplaceAll(std::string* s, const std::string& what, const std::string& with) {
   if (what.empty()) return 0;
@@ -430,8 +477,16 @@ Exp1Data LoadExp1Folder(const std::string& dir) {
       NamesFromCompletions(data, dir, kP2dReverseTest, 0, data.files[kP2dReverseTest].size());
   const std::vector<std::string> d2p =
       NamesFromCompletions(data, dir, kD2pTest, 0, data.files[kD2pTest].size());
-  const std::vector<std::string> both =
-      NamesFromCompletions(data, dir, kBothTest, both_rows / 2, both_rows);
+  // The both subset: from its name-first rows when they follow the p2d subset's templates
+  // (the authors' folders and ours), else from bare-name completions of the second half.
+  std::vector<std::string> both = BothNamesFromTemplates(data, p2d, both_rows / 2);
+  data.both_names_source = std::string("the name-first half of ") + kBothTest +
+                           " matched against the name-first templates of " + kP2dTest + " and " +
+                           kP2dTrain;
+  if (both.empty()) {
+    both = NamesFromCompletions(data, dir, kBothTest, both_rows / 2, both_rows);
+    data.both_names_source = std::string("the second half of ") + kBothTest;
+  }
 
   std::unordered_map<std::string, std::string> subset_of;
   const auto add = [&](const std::vector<std::string>& names, const char* subset,

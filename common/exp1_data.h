@@ -96,6 +96,8 @@ struct Exp1Data {
   std::map<std::string, std::vector<int>> lines;
   std::vector<std::string> names;  // every person: the p2d subset, then d2p, then both
   int p2d_count = 0, d2p_count = 0, both_count = 0;
+  // Where LoadExp1Folder found the both subset's names (for messages); empty when generated.
+  std::string both_names_source;
   std::optional<Exp1Facts> facts;  // set by GenerateExp1; see DeriveExp1Facts for folders
 };
 
@@ -112,7 +114,10 @@ void WriteExp1Folder(const Exp1Data& data, const std::string& dir);
 
 // Loads the required and any optional files and derives the people: p2d names from the
 // completions of p2d_reverse_prompts_test, d2p names from d2p_prompts_test, both names from
-// the description-first (second) half of both_prompts_test. Throws UserError naming the file
+// the name-first (first) half of both_prompts_test matched against the p2d subset's
+// name-first templates (the authors' folders: their second half completes with sentences,
+// not names), or, where those templates do not fit, from the bare-name completions of the
+// description-first (second) half. Throws UserError naming the file
 // (and line) for a missing required file, malformed JSON, an empty required file, an odd
 // both_prompts_test, or a person listed in two subsets.
 Exp1Data LoadExp1Folder(const std::string& dir);

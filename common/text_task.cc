@@ -105,9 +105,10 @@ class Exp1TaskBuilder {
     return groups_[file] = std::move(groups);
   }
 
-  static std::string SourceOf(const Subset& subset) {
+  std::string SourceOf(const Subset& subset) const {
     if (std::string(subset.label) == "p2d") return kP2dReverseTest;
     if (std::string(subset.label) == "d2p") return kD2pTest;
+    if (!data_.both_names_source.empty()) return data_.both_names_source;
     return std::string("the second half of ") + kBothTest;
   }
 

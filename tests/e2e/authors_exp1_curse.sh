@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# e2e tier: the reversal curse on the paper authors' own Experiment 1 folder, loaded as
+# published (issue 14): 30 people per subset, 30 training paraphrases, 10 held-out ones, the
+# both subset's held-out targets as whole sentences. One micro GPT, 20 epochs, one rank.
+# Proves from the store (binomial bounds; docs/TESTING.md lists n and false-failure rates):
+#   - the same direction is learned: description -> name on held-out templates and
+#     name -> description on training templates are significantly above chance (1/30);
+#   - the curse: both reverse cells (n = 300 each) are not significantly above chance
+#     (max(1/30, the cell's randomized-completion rate)) at alpha 1e-4;
+#   - the likelihood test finds no preference for the right name: likelihood.p > 1e-4.
+# The folder: $REVSWEEP_AUTHORS_DATA, else ../shared/data/reversal_curse next to the
+# checkout. Without it the test skips (exit 77), unless REVSWEEP_REQUIRE_AUTHORS_DATA=1.
+# shellcheck source=tests/lib/test_lib.bash
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
+tl_begin authors_exp1_curse
+
+DATA=${REVSWEEP_AUTHORS_DATA:-$REVSWEEP_SRC/../shared/data/reversal_curse}/exp1_june_version_7921032488
+if [[ ! -d $DATA ]]; then
+  [[ ${REVSWEEP_REQUIRE_AUTHORS_DATA:-0} == 1 ]] &&
+    fail "the authors' folder $DATA is missing and REVSWEEP_REQUIRE_AUTHORS_DATA=1"
+  tl_skip "the authors' data is not at $DATA (set REVSWEEP_AUTHORS_DATA or run deploy/fetch-authors-data.sh)"
+fi
+
+SWEEP=authors_exp1
+DB=$T/store.db
+TL_DB=$DB
+cat >"$T/c.yaml" <<YAML
+name: $SWEEP
+dataset:
+  kind: exp1
+  source: $DATA
+tokenizer:
+  vocab_size: 600
+model:
+  size: micro
+train:
+  epochs: 20
+  batch_size: 32
+  checkpoint_every_steps: 0
+  eval_max_new_tokens: 48
+run:
+  store: $DB
+  run_root: $T/runs
+  progress_every_s: 5
+YAML
+
+t0=$SECONDS
+tl_run 800 "$T/run.log" "$RS" run "$T/c.yaml" --ranks 1
+rc=$?
+note_timing "authors_exp1 run" "$((SECONDS - t0))s"
+assert_eq "$rc" 0 "revsweep run exits 0"
+assert_sql "$DB" "SELECT count(*) FROM trials WHERE state='done'" 1 "the trial is done"
+
+m() { q "$DB" "SELECT value FROM results WHERE key='$1'"; }
+say "metrics: $(q "$DB" "SELECT group_concat(key || '=' || printf('%.3f', value), ' ') FROM results
+                         WHERE key LIKE 'acc.%' OR key LIKE 'chance.%' OR key LIKE 'likelihood.%'")"
+for c in p2d.reverse.heldout d2p.reverse.heldout both_d2n.same.heldout; do
+  assert_eq "$(printf "%.0f" "$(m "n.$c")")" 300 "n.$c: the published folder's 300 rows"
+done
+P0=$(awk 'BEGIN { printf "%.6f", 1 / 30 }')  # naming one of the subset's 30 people blindly
+hits() { hits_of "$(m "acc.$1")" "$(m "n.$1")"; }
+for c in d2p.same.heldout p2d.same.train; do
+  assert_above_chance "$(hits $c)" "$(m n.$c)" "$P0" 1e-4 "same direction learned: acc.$c"
+done
+for c in p2d.reverse.heldout d2p.reverse.heldout; do
+  p0=$(awk -v a="$P0" -v b="$(m "chance.$c")" 'BEGIN { printf "%.6f", (b != "" && b > a) ? b : a }')
+  assert_not_above_chance "$(hits $c)" "$(m n.$c)" "$p0" 1e-4 "reversal curse on the authors' data: acc.$c"
+done
+assert_num "$(m likelihood.p)" ">" 1e-4 "no reverse-order preference for the right name: likelihood.p"
+tl_end
