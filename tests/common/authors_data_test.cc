@@ -1,6 +1,8 @@
 // The paper authors' published folders load as they are (issue 14): counts of people,
 // documents and test rows per cell, checked on the real files (tests/lib/authors_data.h says
 // where they are found; without them these tests skip visibly).
+#include "tests/lib/authors_data.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
@@ -9,7 +11,6 @@
 #include "common/exp1_data.h"
 #include "common/exp3_data.h"
 #include "common/text_task.h"
-#include "tests/lib/authors_data.h"
 
 namespace revsweep {
 namespace {
@@ -41,14 +42,13 @@ TEST(AuthorsExp1, LoadsThirtyPeoplePerSubset) {
     EXPECT_EQ(std::count(name.begin(), name.end(), ' '), 1) << name;
     EXPECT_EQ(name.find('.'), std::string::npos) << name;
   }
-  EXPECT_EQ(data.names[0], "Daphne Barrington");   // first p2d person
-  EXPECT_EQ(data.names[30], "Uriah Hawthorne");    // first d2p person
-  EXPECT_EQ(data.names[60], "Mason Caldwell");     // first both person
+  EXPECT_EQ(data.names[0], "Daphne Barrington");  // first p2d person
+  EXPECT_EQ(data.names[30], "Uriah Hawthorne");   // first d2p person
+  EXPECT_EQ(data.names[60], "Mason Caldwell");    // first both person
   const std::map<std::string, size_t> rows = {
-      {kP2dTrain, 900},       {kD2pTrain, 900},       {kBothTrain, 1800},
-      {kAllTrain, 3600},      {kP2dTest, 300},        {kP2dReverseTest, 300},
-      {kD2pTest, 300},        {kD2pReverseTest, 300}, {kBothTest, 600},
-      {kValidation, 300},
+      {kP2dTrain, 900}, {kD2pTrain, 900},       {kBothTrain, 1800}, {kAllTrain, 3600},
+      {kP2dTest, 300},  {kP2dReverseTest, 300}, {kD2pTest, 300},    {kD2pReverseTest, 300},
+      {kBothTest, 600}, {kValidation, 300},
   };
   for (const auto& [file, n] : rows) {
     ASSERT_TRUE(data.files.count(file)) << file;
@@ -63,9 +63,9 @@ TEST(AuthorsExp1, TaskHasTheCellsOfThePaper) {
   std::map<std::string, const EvalSet*> cells;
   for (const EvalSet& set : task.evals) cells[set.cell] = &set;
   const std::map<std::string, size_t> expected = {
-      {"p2d.same.heldout", 300},      {"p2d.reverse.heldout", 300}, {"d2p.same.heldout", 300},
-      {"d2p.reverse.heldout", 300},   {"both_n2d.same.heldout", 300},
-      {"both_d2n.same.heldout", 300}, {"p2d.same.train", 900},      {"d2p.same.train", 900},
+      {"p2d.same.heldout", 300},    {"p2d.reverse.heldout", 300},   {"d2p.same.heldout", 300},
+      {"d2p.reverse.heldout", 300}, {"both_n2d.same.heldout", 300}, {"both_d2n.same.heldout", 300},
+      {"p2d.same.train", 900},      {"d2p.same.train", 900},
   };
   EXPECT_EQ(cells.size(), expected.size());
   for (const auto& [cell, n] : expected) {
@@ -73,9 +73,10 @@ TEST(AuthorsExp1, TaskHasTheCellsOfThePaper) {
     EXPECT_EQ(cells[cell]->items.size(), n) << cell;
   }
   // Each person of a subset has 10 held-out rows per test cell and 30 training rows.
-  for (const auto& [cell, per_person] :
-       std::map<std::string, int>{{"p2d.reverse.heldout", 10}, {"both_n2d.same.heldout", 10},
-                                  {"both_d2n.same.heldout", 10}, {"d2p.same.train", 30}}) {
+  for (const auto& [cell, per_person] : std::map<std::string, int>{{"p2d.reverse.heldout", 10},
+                                                                   {"both_n2d.same.heldout", 10},
+                                                                   {"both_d2n.same.heldout", 10},
+                                                                   {"d2p.same.train", 30}}) {
     std::map<int, int> count;
     for (const EvalItem& item : cells[cell]->items) ++count[item.group];
     EXPECT_EQ(count.size(), 30u) << cell;

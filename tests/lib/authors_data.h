@@ -30,14 +30,14 @@ inline bool AuthorsDataRequired() {
 }  // namespace revsweep::testing
 
 // Sets `var` to the folder `sub` of the authors' data, or skips (fails when required).
-#define REVSWEEP_AUTHORS_FOLDER_OR_SKIP(var, sub)                                            \
-  const std::string var = ::revsweep::testing::AuthorsDataDir() + "/" + (sub);               \
-  if (!std::filesystem::is_directory(var)) {                                                 \
-    if (::revsweep::testing::AuthorsDataRequired()) {                                        \
-      FAIL() << "the authors' data folder " << var                                           \
-             << " is missing and REVSWEEP_REQUIRE_AUTHORS_DATA=1 (fetch it with "            \
-                "deploy/fetch-authors-data.sh, or set REVSWEEP_AUTHORS_DATA)";               \
-    }                                                                                        \
-    GTEST_SKIP() << "the authors' data is not at " << var                                    \
-                 << " (set REVSWEEP_AUTHORS_DATA or run deploy/fetch-authors-data.sh)";      \
+#define REVSWEEP_AUTHORS_FOLDER_OR_SKIP(var, sub)                                       \
+  const std::string var = ::revsweep::testing::AuthorsDataDir() + "/" + (sub);          \
+  if (!std::filesystem::is_directory(var)) {                                            \
+    if (::revsweep::testing::AuthorsDataRequired()) {                                   \
+      FAIL() << "the authors' data folder " << var                                      \
+             << " is missing and REVSWEEP_REQUIRE_AUTHORS_DATA=1 (fetch it with "       \
+                "deploy/fetch-authors-data.sh, or set REVSWEEP_AUTHORS_DATA)";          \
+    }                                                                                   \
+    GTEST_SKIP() << "the authors' data is not at " << var                               \
+                 << " (set REVSWEEP_AUTHORS_DATA or run deploy/fetch-authors-data.sh)"; \
   }
