@@ -107,7 +107,8 @@ TokenizedTask TokenizeGpt2(const TextTask& text, const TrialConfig& trial) {
   convert(text.evals, &tok.evals);
   convert(text.chance, &tok.chance);
   for (const LikelihoodItem& l : text.likelihood)
-    tok.likelihood.push_back({enc(l.prompt), enc(l.correct), enc(l.random), l.group});
+    tok.likelihood.push_back(
+        {enc(l.prompt), enc(l.correct), enc(l.random), l.group, enc(l.random_person)});
   return tok;
 }
 
@@ -175,8 +176,8 @@ PreparedData PrepareTrialData(const TrialConfig& trial, const std::string& cache
     convert(text.evals, &tok.evals);
     convert(text.chance, &tok.chance);
     for (const LikelihoodItem& l : text.likelihood)
-      tok.likelihood.push_back(
-          {Encode(sp, l.prompt), Encode(sp, l.correct), Encode(sp, l.random), l.group});
+      tok.likelihood.push_back({Encode(sp, l.prompt), Encode(sp, l.correct), Encode(sp, l.random),
+                                l.group, Encode(sp, l.random_person)});
     WriteTokenizedTask(out.task_path, tok);
   }
   return FinishPrepared(tok, trial, out);
@@ -195,8 +196,9 @@ static PreparedData FinishPrepared(const TokenizedTask& tok, const TrialConfig& 
   for (const auto& s : tok.evals)
     for (const auto& it : s.items) longest_eval = std::max<int>(longest_eval, it.prompt.size() + 1);
   for (const auto& l : tok.likelihood)
-    longest_eval = std::max<int>(longest_eval,
-                                 l.prompt.size() + 1 + std::max(l.correct.size(), l.random.size()));
+    longest_eval = std::max<int>(
+        longest_eval, l.prompt.size() + 1 +
+                          std::max({l.correct.size(), l.random.size(), l.random_person.size()}));
   out.block_size = std::max(longest, longest_eval + trial.train.eval_max_new_tokens);
   out.train_docs = static_cast<int64_t>(tok.train.size());
   return out;

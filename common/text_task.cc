@@ -167,20 +167,25 @@ class Exp1TaskBuilder {
     const std::vector<int>& groups = Groups(kP2dReverseTest, p2d_);
     const std::vector<PromptCompletion>* random = Randomized(kP2dReverseTest);
     const size_t n = p2d_.names.size();
-    std::vector<int> other(n, -1);
-    if (random == nullptr) {
-      if (n < 2) return;  // no other person to compare with
-      std::mt19937_64 rng(static_cast<uint64_t>(seed_) ^ 0x6c696b656c69686fULL);
-      for (size_t i = 0; i < n; ++i) {
-        size_t j = UniformBelow(rng, n - 1);
-        other[i] = static_cast<int>(j >= i ? j + 1 : j);
-      }
-    }
+    if (n < 2) return;  // no other person to compare with
+    // Another person than i, uniformly: a draw over the n - 1 others.
+    const auto other_than = [n](std::mt19937_64& rng, size_t i) {
+      const size_t j = UniformBelow(rng, n - 1);
+      return j >= i ? j + 1 : j;
+    };
+    // The paper's test: one other name per person, fixed by the dataset seed.
+    std::mt19937_64 person_rng(static_cast<uint64_t>(seed_) ^ 0x6c696b656c69686fULL);
+    std::vector<size_t> other(n);
+    for (size_t i = 0; i < n; ++i) other[i] = other_than(person_rng, i);
+    // Per prompt without a randomized file: a new draw per row, from its own stream.
+    std::mt19937_64 prompt_rng(static_cast<uint64_t>(seed_) ^ 0x70726f6d70747273ULL);
     for (size_t r = 0; r < rows.size(); ++r) {
       const int person = groups[r] - p2d_.offset;
-      const std::string wrong =
-          random != nullptr ? (*random)[r].completion : " " + p2d_.names[other[person]];
-      task->likelihood.push_back({rows[r].prompt, rows[r].completion, wrong, person});
+      const std::string per_prompt =
+          random != nullptr ? (*random)[r].completion
+                            : " " + p2d_.names[other_than(prompt_rng, static_cast<size_t>(person))];
+      task->likelihood.push_back({rows[r].prompt, rows[r].completion, per_prompt, person,
+                                  " " + p2d_.names[other[person]]});
     }
   }
 

@@ -34,12 +34,19 @@ struct EvalSet {
   std::vector<EvalItem> items;
 };
 
-// Increased-likelihood test row: log P(correct | prompt) vs log P(random | prompt).
+// Increased-likelihood test row: log P(correct | prompt) against a wrong name's, in the two
+// forms worker/evaluator.h reports (docs/SUMMARY.md, "The likelihood tests"):
+//   - the paper's: per person, one other name of the subset (`random_person`, the same on all
+//     of that person's rows), means over the person's prompts, a paired test over people;
+//   - per prompt: a name drawn for each row (`random`: the randomized file's completion when
+//     the folder has one, which may by chance be the right name, else another person drawn
+//     per row), a paired test over rows.
 struct LikelihoodItem {
   std::string prompt;
-  std::string correct;  // " First Last"
-  std::string random;   // another name of the same subset
-  int group = 0;        // person index: the t-test pairs per-person means
+  std::string correct;        // " First Last"
+  std::string random;         // per-prompt wrong name
+  int group = 0;              // person index: the paper's test pairs per-person means
+  std::string random_person;  // this person's one other name (the paper's test)
 };
 
 struct TextTask {

@@ -65,7 +65,9 @@ void WriteTokenizedTask(const std::string& path, const TokenizedTask& t) {
   j["evals"] = ItemsToJson(t.evals);
   j["chance"] = ItemsToJson(t.chance);
   json lk = json::array();
-  for (const auto& l : t.likelihood) lk.push_back({l.prompt, l.correct, l.random, l.group});
+  for (const auto& l : t.likelihood) {
+    lk.push_back({l.prompt, l.correct, l.random, l.group, l.random_person});
+  }
   j["likelihood"] = lk;
   std::string body = j.dump();
   std::string header = std::string(kMagic) + " " + Hex64(Fnv1a64(body.data(), body.size())) + "\n";
@@ -97,8 +99,12 @@ TokenizedTask ReadTokenizedTask(const std::string& path) {
   for (const auto& d : j.at("train")) t.train.push_back({d.at(0), d.at(1)});
   t.evals = ItemsFromJson(j.at("evals"));
   t.chance = ItemsFromJson(j.at("chance"));
-  for (const auto& l : j.at("likelihood"))
-    t.likelihood.push_back({l.at(0), l.at(1), l.at(2), l.at(3).get<int>()});
+  // Caches written before the paper's per-person form have 4 fields: the per-prompt name
+  // then stands in for it.
+  for (const auto& l : j.at("likelihood")) {
+    t.likelihood.push_back(
+        {l.at(0), l.at(1), l.at(2), l.at(3).get<int>(), l.size() > 4 ? l.at(4) : l.at(2)});
+  }
   return t;
 }
 

@@ -23,9 +23,10 @@ struct TokEvalSet {
   std::string cell;
   std::vector<TokEvalItem> items;
 };
-struct TokLikelihoodItem {
+struct TokLikelihoodItem {  // LikelihoodItem (common/text_task.h), tokenized
   TokenIds prompt, correct, random;
   int group = 0;
+  TokenIds random_person;
 };
 
 struct TokenizedTask {

@@ -1,6 +1,7 @@
 #include "worker/evaluator.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/math/distributions/students_t.hpp>
 #include <cctype>
 #include <cmath>
@@ -49,6 +50,63 @@ TTestResult PairedTTest(const std::vector<double>& a, const std::vector<double>&
   boost::math::students_t dist(r.n - 1);
   r.p = 2 * boost::math::cdf(boost::math::complement(dist, std::fabs(r.t)));
   return r;
+}
+
+namespace {
+
+// Mean difference, 95% two-sided t interval and the t statistic of a - b, paired, under
+// `prefix`; p two-sided or one-sided (alternative mean(a - b) > 0).
+void AddPairedTest(const std::string& prefix, const std::vector<double>& a,
+                   const std::vector<double>& b, bool one_sided, std::map<std::string, double>* m) {
+  const TTestResult r = PairedTTest(a, b);
+  if (r.n < 2) return;
+  double half = 0;
+  if (std::isfinite(r.t) && r.t != 0) {
+    const double se = r.mean_diff / r.t;
+    boost::math::students_t dist(r.n - 1);
+    half = boost::math::quantile(dist, 0.975) * std::fabs(se);
+  }
+  double p = r.p;
+  if (one_sided) {
+    if (std::isinf(r.t)) {
+      p = r.t > 0 ? 0 : 1;
+    } else if (r.t == 0) {
+      p = r.mean_diff == 0 ? 1 : 0.5;
+    } else {
+      p = r.t > 0 ? r.p / 2 : 1 - r.p / 2;
+    }
+  }
+  (*m)[prefix + ".t"] = r.t;
+  (*m)[prefix + ".p"] = p;
+  (*m)[prefix + ".mean_diff"] = r.mean_diff;
+  (*m)[prefix + ".n"] = r.n;
+  (*m)[prefix + ".diff_lo"] = r.mean_diff - half;
+  (*m)[prefix + ".diff_hi"] = r.mean_diff + half;
+}
+
+}  // namespace
+
+std::map<std::string, double> LikelihoodMetrics(const std::vector<double>& correct,
+                                                const std::vector<double>& per_prompt,
+                                                const std::vector<double>& per_person,
+                                                const std::vector<int>& group) {
+  std::map<std::string, double> m;
+  // The paper's test: per person, means over their prompts, paired over people.
+  std::map<int, std::array<double, 3>> sums;  // correct, per_person, count
+  for (size_t i = 0; i < correct.size(); ++i) {
+    auto& s = sums[group[i]];
+    s[0] += correct[i];
+    s[1] += per_person[i];
+    s[2] += 1;
+  }
+  std::vector<double> a, b;
+  for (const auto& [g, s] : sums) {
+    a.push_back(s[0] / s[2]);
+    b.push_back(s[1] / s[2]);
+  }
+  AddPairedTest("likelihood", a, b, /*one_sided=*/false, &m);
+  AddPairedTest("likelihood_prompt", correct, per_prompt, /*one_sided=*/true, &m);
+  return m;
 }
 
 bool ExactMatch(const std::string& generation, const std::string& target) {
@@ -179,33 +237,19 @@ std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task, in
   for (const auto& s : task.evals) score(s, "acc.");
   for (const auto& s : task.chance) score(s, "chance.");
   if (!task.likelihood.empty()) {
-    std::vector<TokenIds> prompts, correct, random;
+    std::vector<TokenIds> prompts, correct, per_prompt, per_person;
+    std::vector<int> group;
     for (const auto& l : task.likelihood) {
       prompts.push_back(l.prompt);
       correct.push_back(l.correct);
-      random.push_back(l.random);
+      per_prompt.push_back(l.random);
+      per_person.push_back(l.random_person);
+      group.push_back(l.group);
     }
-    auto lc = CompletionLogProbs(model, task, prompts, correct);
-    auto lr = CompletionLogProbs(model, task, prompts, random);
-    // Per person: mean over that person's prompts, then a paired test over people.
-    std::map<int, std::pair<double, double>> sums;
-    std::map<int, int> counts;
-    for (size_t i = 0; i < task.likelihood.size(); ++i) {
-      int g = task.likelihood[i].group;
-      sums[g].first += lc[i];
-      sums[g].second += lr[i];
-      counts[g] += 1;
-    }
-    std::vector<double> a, b;
-    for (const auto& [g, s] : sums) {
-      a.push_back(s.first / counts[g]);
-      b.push_back(s.second / counts[g]);
-    }
-    TTestResult t = PairedTTest(a, b);
-    m["likelihood.t"] = t.t;
-    m["likelihood.p"] = t.p;
-    m["likelihood.mean_diff"] = t.mean_diff;
-    m["likelihood.n"] = t.n;
+    const auto lc = CompletionLogProbs(model, task, prompts, correct);
+    const auto lp = CompletionLogProbs(model, task, prompts, per_prompt);
+    const auto lo = CompletionLogProbs(model, task, prompts, per_person);
+    for (const auto& [key, value] : LikelihoodMetrics(lc, lp, lo, group)) m[key] = value;
   }
   model->train();
   return m;

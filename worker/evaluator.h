@@ -2,9 +2,7 @@
 //  - exact match: greedy decoding; strip and lowercase both strings; a hit when the
 //    generation starts with the target. Accuracy per cell = mean over the cell's rows.
 //  - chance baseline: the same scoring against randomized completions.
-//  - increased likelihood (p2d reverse): per person, the mean summed log-probability of the
-//    correct name over that person's prompts against the same for a random other name; a
-//    paired two-sided t-test over people.
+//  - increased likelihood (p2d reverse), two forms (LikelihoodMetrics).
 #pragma once
 
 #include <functional>
@@ -45,8 +43,24 @@ std::vector<double> CompletionLogProbs(GPT& model, const TokenizedTask& task,
                                        const std::vector<TokenIds>& prompts,
                                        const std::vector<TokenIds>& completions);
 
-// Every metric: acc.<cell>, n.<cell> (its prompt count), chance.<cell>,
-// likelihood.{t,p,mean_diff,n}. Puts the model in eval mode and restores train mode.
+// The increased-likelihood tests from per-row summed log-probabilities of the correct name
+// (`correct`), of the row's per-prompt wrong name (`per_prompt`) and of its person's one other
+// name (`per_person`); `group` is each row's person. Keys:
+//   likelihood.{t,p,mean_diff,n,diff_lo,diff_hi}: the paper's test (Berglund et al., their
+//     notebook plot_reverse_results_june): per person, the mean over their prompts of
+//     correct minus the mean of per_person; paired two-sided t-test over the n people;
+//     95% t interval of the mean difference;
+//   likelihood_prompt.{t,p,mean_diff,n,diff_lo,diff_hi}: per row, correct minus per_prompt;
+//     one-sided t-test (alternative: the correct name is more likely) over the n rows; 95%
+//     two-sided t interval of the mean difference.
+// A test with n < 2 is left out. REQUIRES: the four vectors have equal sizes.
+std::map<std::string, double> LikelihoodMetrics(const std::vector<double>& correct,
+                                                const std::vector<double>& per_prompt,
+                                                const std::vector<double>& per_person,
+                                                const std::vector<int>& group);
+
+// Every metric: acc.<cell>, n.<cell> (its prompt count), chance.<cell>, and the likelihood
+// tests (LikelihoodMetrics). Puts the model in eval mode and restores train mode.
 std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task, int max_new_tokens);
 
 }  // namespace revsweep

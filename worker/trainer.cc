@@ -125,7 +125,8 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
       longest_eval = std::max<int64_t>(longest_eval, it.prompt.size() + 1);
   for (const auto& l : task.likelihood)
     longest_eval = std::max<int64_t>(
-        longest_eval, l.prompt.size() + 1 + std::max(l.correct.size(), l.random.size()));
+        longest_eval, l.prompt.size() + 1 +
+                          std::max({l.correct.size(), l.random.size(), l.random_person.size()}));
   GPTConfig gc;
   gc.vocab_size = task.vocab_size;
   gc.block_size = trial.model.block_size > 0

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "common/exp1_data.h"
@@ -132,11 +133,17 @@ TEST(BuildTextTaskExp1, CellsGroupsChanceAndLikelihood) {
 
   ASSERT_EQ(task.likelihood.size(), 300u);
   std::set<int> people;
+  std::map<int, std::string> other_of;
   for (const LikelihoodItem& item : task.likelihood) {
     EXPECT_EQ(item.correct, " " + data.names[item.group]);
     EXPECT_NE(item.random, item.correct);
     const auto begin = data.names.begin(), end = begin + 30;
     EXPECT_NE(std::find(begin, end, item.random.substr(1)), end) << "random not in p2d";
+    // The paper's test: one other p2d person per person, the same on all their rows.
+    EXPECT_NE(item.random_person, item.correct);
+    EXPECT_NE(std::find(begin, end, item.random_person.substr(1)), end);
+    const auto [it, fresh] = other_of.emplace(item.group, item.random_person);
+    EXPECT_EQ(it->second, item.random_person) << "person " << item.group;
     people.insert(item.group);
   }
   EXPECT_EQ(people.size(), 30u);
@@ -173,10 +180,21 @@ TEST(BuildTextTaskExp1, OptionalFilesChangeOnlyWhatTheyFeed) {
   EXPECT_EQ(minimal.evals.size(), 8u);       // no *.reverse.train cells
   EXPECT_TRUE(minimal.chance.empty());
   ASSERT_EQ(minimal.likelihood.size(), full.likelihood.size());
+  std::map<int, std::set<std::string>> per_prompt_names, per_person_names;
   for (const LikelihoodItem& item : minimal.likelihood) {
     EXPECT_NE(item.random, item.correct);
+    EXPECT_NE(item.random_person, item.correct);
     EXPECT_EQ(item.random[0], ' ');
+    per_prompt_names[item.group].insert(item.random);
+    per_person_names[item.group].insert(item.random_person);
   }
+  // Without the randomized file the per-prompt name is drawn per row (5 people x 2 rows, 4
+  // others each: some person gets two different names unless all 5 draws repeat, 1/1024),
+  // while the paper's test keeps one name per person.
+  size_t varied = 0;
+  for (const auto& [person, names] : per_prompt_names) varied += names.size() > 1;
+  EXPECT_GT(varied, 0u);
+  for (const auto& [person, names] : per_person_names) EXPECT_EQ(names.size(), 1u);
   // Deterministic without the randomized file too.
   EXPECT_TRUE(BuildTextTask(options).likelihood == minimal.likelihood);
 }

@@ -34,8 +34,8 @@ inline TokenizedTask SyntheticTask(int docs = 24, int vocab = 32, uint64_t seed 
   }
   t.evals.push_back(same);
   for (int d = 0; d < docs; ++d)
-    t.likelihood.push_back(
-        {t.train[d].completion, t.train[d].prompt, t.train[(d + 1) % docs].prompt, d});
+    t.likelihood.push_back({t.train[d].completion, t.train[d].prompt,
+                            t.train[(d + 1) % docs].prompt, d, t.train[(d + 2) % docs].prompt});
   return t;
 }
 
