@@ -99,11 +99,8 @@ TokenizedTask ReadTokenizedTask(const std::string& path) {
   for (const auto& d : j.at("train")) t.train.push_back({d.at(0), d.at(1)});
   t.evals = ItemsFromJson(j.at("evals"));
   t.chance = ItemsFromJson(j.at("chance"));
-  // Caches written before the paper's per-person form have 4 fields: the per-prompt name
-  // then stands in for it.
   for (const auto& l : j.at("likelihood")) {
-    t.likelihood.push_back(
-        {l.at(0), l.at(1), l.at(2), l.at(3).get<int>(), l.size() > 4 ? l.at(4) : l.at(2)});
+    t.likelihood.push_back({l.at(0), l.at(1), l.at(2), l.at(3).get<int>(), l.at(4)});
   }
   return t;
 }

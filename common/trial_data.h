@@ -20,8 +20,9 @@ struct PreparedData {
   bool task_cached = false;       // the whole token cache was reused
 };
 
-// Bump when tokenization or the cache layout changes, so old caches are not reused.
-constexpr const char* kDataCacheVersion = "data-v1";
+// Bump when tokenization or the cache layout changes, so old caches are not reused
+// (data-v2: likelihood items carry the paper's per-person name).
+constexpr const char* kDataCacheVersion = "data-v2";
 
 // Key of the token cache: hash of every dataset.* and tokenizer.* setting.
 std::string DataKey(const TrialConfig& trial);
