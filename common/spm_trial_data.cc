@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 
 #include "common/atomic_file.h"
 #include "common/gpt2_bpe.h"
@@ -14,6 +16,7 @@
 #include "common/token_cache.h"
 #include "common/trial_data.h"
 #include "common/user_error.h"
+#include "common/word_tokenizer.h"
 
 namespace revsweep {
 namespace fs = std::filesystem;
@@ -26,8 +29,11 @@ constexpr int kUnk = 0, kBos = 1, kEos = 2, kPad = 3;
 // hash exists. Returns the model path.
 std::string TrainOrReuseTokenizer(const TextTask& task, const TokenizerOptions& opt,
                                   const std::string& cache_dir, bool* reused) {
+  // The dataset's own documents only: every mitigation arm of a dataset shares one tokenizer.
   std::string corpus;
-  for (const TextDoc& d : task.train) corpus += d.prompt + d.completion + "\n";
+  for (size_t i = 0; i < task.base_train_docs; ++i) {
+    corpus += task.train[i].prompt + task.train[i].completion + "\n";
+  }
   std::string key =
       opt.type + ":" + std::to_string(opt.vocab_size) + ":" + kDataCacheVersion + ":" + corpus;
   std::string dir = cache_dir + "/tok-" + Hex64(Fnv1a64(key.data(), key.size()));
@@ -75,43 +81,6 @@ TokenIds Encode(const sentencepiece::SentencePieceProcessor& sp, const std::stri
   return TokenIds(ids.begin(), ids.end());
 }
 
-// GPT-2's byte-level BPE (for fine-tuning GPT-2 checkpoints): <|endoftext|> is bos, eos and
-// pad; it has no training step, so the tokenizer "cache" is the encoder files themselves.
-TokenizedTask TokenizeGpt2(const TextTask& text, const TrialConfig& trial) {
-  Gpt2Bpe bpe = Gpt2Bpe::FromDir(trial.tokenizer.gpt2_dir);
-  TokenizedTask tok;
-  tok.vocab_size = bpe.vocab_size();
-  tok.bos_id = tok.eos_id = tok.pad_id = bpe.eos_id();
-  tok.decoder = "gpt2";
-  tok.pieces = bpe.pieces();
-  tok.key = DataKey(trial);
-  auto enc = [&](const std::string& s) { return bpe.Encode(s); };
-  for (const TextDoc& d : text.train) tok.train.push_back({enc(d.prompt), enc(d.completion)});
-  if (text.token_reverse) {
-    size_t n = tok.train.size();
-    for (size_t i = 0; i < n; ++i) {
-      TokenIds all = tok.train[i].prompt;
-      all.insert(all.end(), tok.train[i].completion.begin(), tok.train[i].completion.end());
-      std::reverse(all.begin(), all.end());
-      tok.train.push_back({{}, all});
-    }
-  }
-  auto convert = [&](const std::vector<EvalSet>& sets, std::vector<TokEvalSet>* dst) {
-    for (const EvalSet& s : sets) {
-      TokEvalSet ts;
-      ts.cell = s.cell;
-      for (const EvalItem& it : s.items) ts.items.push_back({enc(it.prompt), it.target, it.group});
-      dst->push_back(std::move(ts));
-    }
-  };
-  convert(text.evals, &tok.evals);
-  convert(text.chance, &tok.chance);
-  for (const LikelihoodItem& l : text.likelihood)
-    tok.likelihood.push_back(
-        {enc(l.prompt), enc(l.correct), enc(l.random), l.group, enc(l.random_person)});
-  return tok;
-}
-
 }  // namespace
 
 // Fills the sizes PrepareTrialData reports from a tokenized task.
@@ -134,26 +103,46 @@ PreparedData PrepareTrialData(const TrialConfig& trial, const std::string& cache
   }
   if (!out.task_cached) {
     TextTask text = BuildTextTask(trial.dataset);
-    if (trial.tokenizer.type == "gpt2") {
-      tok = TokenizeGpt2(text, trial);
-      WriteTokenizedTask(out.task_path, tok);
-      out.tokenizer_cached = true;
-      return FinishPrepared(tok, trial, out);
-    }
-    std::string model =
-        TrainOrReuseTokenizer(text, trial.tokenizer, cache_dir, &out.tokenizer_cached);
+    std::function<TokenIds(const std::string&)> encode;
     sentencepiece::SentencePieceProcessor sp;
-    auto st = sp.Load(model);
-    if (!st.ok()) throw std::runtime_error(model + ": cannot load tokenizer: " + st.ToString());
-    tok.vocab_size = sp.GetPieceSize();
+    std::optional<WordVocab> words;
+    std::optional<Gpt2Bpe> bpe;
     tok.bos_id = kBos;
     tok.eos_id = kEos;
     tok.pad_id = kPad;
-    tok.decoder = "sentencepiece";
-    for (int i = 0; i < tok.vocab_size; ++i) tok.pieces.push_back(sp.IdToPiece(i));
+    if (trial.tokenizer.type == "gpt2") {
+      // GPT-2's byte-level BPE (for fine-tuning GPT-2 checkpoints): <|endoftext|> is bos, eos
+      // and pad; it has no training step, so the tokenizer "cache" is the encoder files.
+      bpe.emplace(Gpt2Bpe::FromDir(trial.tokenizer.gpt2_dir));
+      tok.bos_id = tok.eos_id = tok.pad_id = bpe->eos_id();
+      tok.pieces = bpe->pieces();
+      tok.decoder = "gpt2";
+      out.tokenizer_cached = true;
+      encode = [&](const std::string& t) { return bpe->Encode(t); };
+    } else if (trial.tokenizer.type == "word") {
+      std::vector<std::string> corpus;
+      for (size_t i = 0; i < text.base_train_docs; ++i) {
+        corpus.push_back(text.train[i].prompt + text.train[i].completion);
+      }
+      words.emplace(corpus, trial.tokenizer.vocab_size);
+      out.distinct_words = words->distinct_pieces();
+      tok.pieces = words->pieces();
+      tok.decoder = "word";
+      encode = [&](const std::string& t) { return words->Encode(t); };
+    } else {
+      const std::string model =
+          TrainOrReuseTokenizer(text, trial.tokenizer, cache_dir, &out.tokenizer_cached);
+      const auto st = sp.Load(model);
+      if (!st.ok()) throw std::runtime_error(model + ": cannot load tokenizer: " + st.ToString());
+      for (int i = 0; i < sp.GetPieceSize(); ++i) tok.pieces.push_back(sp.IdToPiece(i));
+      tok.decoder = "sentencepiece";
+      encode = [&](const std::string& t) { return Encode(sp, t); };
+    }
+    static_assert(WordVocab::kBos == kBos && WordVocab::kEos == kEos && WordVocab::kPad == kPad);
+    tok.vocab_size = bpe ? bpe->vocab_size() : static_cast<int>(tok.pieces.size());
     tok.key = DataKey(trial);
     for (const TextDoc& d : text.train)
-      tok.train.push_back({Encode(sp, d.prompt), Encode(sp, d.completion)});
+      tok.train.push_back({encode(d.prompt), encode(d.completion)});
     if (text.token_reverse) {
       // Reverse training by token (Golovneva et al. 2024): a reversed copy of every document.
       size_t n = tok.train.size();
@@ -164,20 +153,25 @@ PreparedData PrepareTrialData(const TrialConfig& trial, const std::string& cache
         tok.train.push_back({{}, all});
       }
     }
+    if (!text.entities.empty()) {
+      size_t pieces = 0;
+      for (const std::string& e : text.entities) pieces += encode(" " + e).size();
+      tok.pieces_per_name = static_cast<double>(pieces) / static_cast<double>(text.entities.size());
+    }
     auto convert = [&](const std::vector<EvalSet>& sets, std::vector<TokEvalSet>* dst) {
       for (const EvalSet& s : sets) {
         TokEvalSet ts;
         ts.cell = s.cell;
         for (const EvalItem& it : s.items)
-          ts.items.push_back({Encode(sp, it.prompt), it.target, it.group});
+          ts.items.push_back({encode(it.prompt), it.target, it.group});
         dst->push_back(std::move(ts));
       }
     };
     convert(text.evals, &tok.evals);
     convert(text.chance, &tok.chance);
     for (const LikelihoodItem& l : text.likelihood)
-      tok.likelihood.push_back({Encode(sp, l.prompt), Encode(sp, l.correct), Encode(sp, l.random),
-                                l.group, Encode(sp, l.random_person)});
+      tok.likelihood.push_back({encode(l.prompt), encode(l.correct), encode(l.random), l.group,
+                                encode(l.random_person)});
     WriteTokenizedTask(out.task_path, tok);
   }
   return FinishPrepared(tok, trial, out);
@@ -186,6 +180,7 @@ PreparedData PrepareTrialData(const TrialConfig& trial, const std::string& cache
 static PreparedData FinishPrepared(const TokenizedTask& tok, const TrialConfig& trial,
                                    PreparedData out) {
   out.vocab_size = tok.vocab_size;
+  out.pieces_per_name = tok.pieces_per_name;
   int longest = 0;
   for (const TokDoc& d : tok.train) {
     int n = static_cast<int>(d.prompt.size() + d.completion.size()) + 2;

@@ -72,9 +72,11 @@ std::vector<SchemaEntry> BuildTrialSchema() {
           "reversal mitigation applied to training documents"),
       Int("dataset.segment_length", 3, 1, 64, "reverse_segment: words per segment"),
 
-      Str("tokenizer.type", "bpe", {"bpe", "unigram", "gpt2"},
-          "sentencepiece bpe/unigram trained on the dataset, or the GPT-2 vocabulary"),
-      Int("tokenizer.vocab_size", 1000, 64, 1000000, "sentencepiece vocabulary size"),
+      Str("tokenizer.type", "bpe", {"bpe", "unigram", "word", "gpt2"},
+          "sentencepiece bpe/unigram trained on the dataset, one token per word, or the GPT-2 "
+          "vocabulary"),
+      Int("tokenizer.vocab_size", 1000, 64, 1000000,
+          "sentencepiece vocabulary size; for word, the most pieces kept (rarer ones are <unk>)"),
       Str("tokenizer.gpt2_dir", "", {},
           "folder with encoder.json + vocab.bpe (required for type gpt2)"),
 

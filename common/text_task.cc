@@ -235,6 +235,7 @@ TextTask BuildExp3Task(const Exp3Data& data, const std::string& dir,
   for (const PromptCompletion& e : data.realized_examples) {
     task.train.push_back({e.prompt, e.completion});
   }
+  task.base_train_docs = task.train.size();
   // "same" is the direction the instructions state: question -> answer for question_first.
   const bool question_first = options.instruction_order != "answer_first";
   task.evals.push_back(QaCell("qa.same.heldout", pairs, heldout_begin, question_first));
@@ -266,6 +267,7 @@ TextTask BuildTextTask(const DatasetOptions& options) {
   if (options.kind == "exp1") {
     const Exp1Data data = generate ? GenerateExp1(options) : LoadExp1Folder(options.source);
     task = Exp1TaskBuilder(data, dir, options.seed).Build();
+    task.base_train_docs = task.train.size();
     if (options.mitigation == "both_orders") {
       const std::vector<TextDoc> extra = BothOrdersDocs(DeriveExp1Facts(data, dir));
       task.train.insert(task.train.end(), extra.begin(), extra.end());

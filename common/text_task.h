@@ -51,6 +51,10 @@ struct LikelihoodItem {
 
 struct TextTask {
   std::vector<TextDoc> train;
+  // train[0, base_train_docs) are the dataset's own documents, the rest what the mitigation
+  // added: the tokenizer is trained on the former, so every mitigation arm of a dataset
+  // shares one vocabulary.
+  size_t base_train_docs = 0;
   std::vector<EvalSet> evals;
   std::vector<EvalSet> chance;             // randomized completions (chance baseline)
   std::vector<LikelihoodItem> likelihood;  // Experiment 1: p2d reverse

@@ -69,6 +69,7 @@ void WriteTokenizedTask(const std::string& path, const TokenizedTask& t) {
     lk.push_back({l.prompt, l.correct, l.random, l.group, l.random_person});
   }
   j["likelihood"] = lk;
+  j["pieces_per_name"] = t.pieces_per_name;
   std::string body = j.dump();
   std::string header = std::string(kMagic) + " " + Hex64(Fnv1a64(body.data(), body.size())) + "\n";
   WriteFileAtomic(path, header + body);
@@ -99,6 +100,7 @@ TokenizedTask ReadTokenizedTask(const std::string& path) {
   for (const auto& d : j.at("train")) t.train.push_back({d.at(0), d.at(1)});
   t.evals = ItemsFromJson(j.at("evals"));
   t.chance = ItemsFromJson(j.at("chance"));
+  t.pieces_per_name = j.at("pieces_per_name").get<double>();
   for (const auto& l : j.at("likelihood")) {
     t.likelihood.push_back({l.at(0), l.at(1), l.at(2), l.at(3).get<int>(), l.at(4)});
   }
@@ -114,6 +116,7 @@ std::string DecodeTokens(const TokenizedTask& task, const TokenIds& ids) {
   }
   std::string out;
   if (task.decoder == "gpt2") return Gpt2PiecesToBytes(joined);
+  if (task.decoder == "word") return joined;  // word pieces are the text itself
   // sentencepiece: U+2581 marks a space; <0xNN> pieces are raw bytes.
   for (size_t i = 0; i < joined.size();) {
     if (joined.compare(i, 3, "\xE2\x96\x81") == 0) {

@@ -32,12 +32,15 @@ struct TokLikelihoodItem {  // LikelihoodItem (common/text_task.h), tokenized
 struct TokenizedTask {
   int vocab_size = 0;
   int bos_id = -1, eos_id = -1, pad_id = -1;
-  std::string decoder;              // "sentencepiece" | "gpt2"
+  std::string decoder;              // "sentencepiece" | "gpt2" | "word"
   std::vector<std::string> pieces;  // id -> piece text, for decoding generations
   std::vector<TokDoc> train;
   std::vector<TokEvalSet> evals;
   std::vector<TokEvalSet> chance;
   std::vector<TokLikelihoodItem> likelihood;
+  // Mean tokens of " " + each entity (a name in Experiment 1, an answer in Experiment 3):
+  // how finely the tokenizer cuts what the model must recall. 0 when there are none.
+  double pieces_per_name = 0;
   std::string key;  // content hash of the settings that produced it
 };
 

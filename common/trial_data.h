@@ -18,6 +18,8 @@ struct PreparedData {
   int64_t train_docs = 0;
   bool tokenizer_cached = false;  // the tokenizer model was reused, not trained
   bool task_cached = false;       // the whole token cache was reused
+  double pieces_per_name = 0;     // TokenizedTask::pieces_per_name
+  int distinct_words = 0;         // tokenizer "word": distinct pieces in the corpus
 };
 
 // Bump when tokenization or the cache layout changes, so old caches are not reused

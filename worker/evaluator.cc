@@ -236,6 +236,8 @@ std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task, in
   };
   for (const auto& s : task.evals) score(s, "acc.");
   for (const auto& s : task.chance) score(s, "chance.");
+  // How finely the tokenizer cuts the names (a data property, reported next to accuracy).
+  if (task.pieces_per_name > 0) m["pieces_per_name"] = task.pieces_per_name;
   if (!task.likelihood.empty()) {
     std::vector<TokenIds> prompts, correct, per_prompt, per_person;
     std::vector<int> group;

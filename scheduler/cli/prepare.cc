@@ -43,13 +43,23 @@ PrepareReport PrepareParsedSweep(SweepConfig config, const std::string& store_ov
       ++rep.datasets;
       if (!d.tokenizer_cached) ++rep.tokenizers_trained;
       if (!quiet)
-        fprintf(stderr, "data %s: %lld docs, %lld tokens/epoch, vocab %d (%s, %.1fs)\n",
+        fprintf(stderr,
+                "data %s: %lld docs, %lld tokens/epoch, vocab %d, %.1f tokens per name (%s, "
+                "%.1fs)\n",
                 key.c_str(), static_cast<long long>(d.train_docs),
-                static_cast<long long>(d.train_tokens), d.vocab_size,
+                static_cast<long long>(d.train_tokens), d.vocab_size, d.pieces_per_name,
                 d.task_cached        ? "cached"
                 : d.tokenizer_cached ? "tokenizer cached"
                                      : "tokenizer trained",
                 s);
+      if (!quiet && d.distinct_words > d.vocab_size - 4) {
+        fprintf(stderr,
+                "warning: data %s: the training documents have %d distinct words but "
+                "tokenizer.vocab_size keeps %d; the rarest %d are <unk> (raise "
+                "tokenizer.vocab_size to at least %d to keep all)\n",
+                key.c_str(), d.distinct_words, d.vocab_size - 4,
+                d.distinct_words - (d.vocab_size - 4), d.distinct_words + 4);
+      }
       it = by_key.emplace(key, d).first;
     }
     const PreparedData& d = it->second;

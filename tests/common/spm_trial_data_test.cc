@@ -73,6 +73,49 @@ TEST_F(SpmTest, TokensDecodeBackToTheText) {
   EXPECT_EQ(p.train_docs, static_cast<int64_t>(t.train.size()));
 }
 
+TEST_F(SpmTest, WordTokenizerGivesOneTokenPerWordAndDecodesExactly) {
+  TrialConfig trial = Trial(0, 1000);
+  trial.settings["tokenizer.type"] = std::string("word");
+  trial = MakeTrialConfig(trial.settings);
+  const PreparedData p = PrepareTrialData(trial, dir_);
+  const TokenizedTask t = ReadTokenizedTask(p.task_path);
+  EXPECT_EQ(t.decoder, "word");
+  EXPECT_EQ(t.vocab_size, p.distinct_words + 4);  // every word kept, plus the 4 specials
+  // Generated names are "First Last": two words, so two tokens.
+  EXPECT_DOUBLE_EQ(t.pieces_per_name, 2.0);
+  EXPECT_DOUBLE_EQ(p.pieces_per_name, 2.0);
+  for (const auto& set : t.evals) {
+    if (set.cell != "p2d.same.train") continue;
+    for (size_t i = 0; i < set.items.size(); ++i) {
+      EXPECT_EQ(DecodeTokens(t, t.train[i].completion), set.items[i].target);
+    }
+  }
+}
+
+// Every mitigation arm of a dataset shares one tokenizer (trained on the dataset's own
+// documents), so arms differ in what they train on, not in how names are cut.
+TEST_F(SpmTest, MitigationArmsShareOneTokenizer) {
+  std::vector<std::string> pieces_of_none;
+  for (const char* mitigation : {"none", "reverse_entity", "both_orders"}) {
+    TrialConfig trial = Trial(0, 400);
+    trial.settings["dataset.mitigation"] = std::string(mitigation);
+    trial = MakeTrialConfig(trial.settings);
+    const PreparedData p = PrepareTrialData(trial, dir_);
+    const TokenizedTask t = ReadTokenizedTask(p.task_path);
+    if (pieces_of_none.empty()) {
+      pieces_of_none = t.pieces;
+      EXPECT_FALSE(p.tokenizer_cached);
+    } else {
+      EXPECT_EQ(t.pieces, pieces_of_none) << mitigation;
+      EXPECT_TRUE(p.tokenizer_cached) << mitigation;
+    }
+  }
+  int tokenizers = 0;
+  for (const auto& e : fs::directory_iterator(dir_))
+    if (e.path().filename().string().rfind("tok-", 0) == 0) ++tokenizers;
+  EXPECT_EQ(tokenizers, 1);
+}
+
 TEST_F(SpmTest, CorruptCacheIsRebuiltNotTrusted) {
   PreparedData p = PrepareTrialData(Trial(0), dir_);
   {
