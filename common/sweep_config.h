@@ -33,7 +33,7 @@ const std::vector<ModelPreset>& ModelPresets();
 
 // Typed view of one trial's settings. Every field mirrors a schema key.
 struct DatasetOptions {
-  std::string kind;               // exp1 | exp3
+  std::string kind;               // exp1 | exp2 | exp3
   std::string source;             // "generate" or a folder in the authors' format
   int names_per_subset;           // exp1: people per subset
   int train_templates;            // exp1: paraphrase templates per direction used in training
@@ -47,7 +47,7 @@ struct DatasetOptions {
   int segment_length;             // reverse_segment: words per segment
 };
 struct TokenizerOptions {
-  std::string type;      // bpe | unigram | gpt2
+  std::string type;      // bpe | unigram | word | gpt2
   int vocab_size;        // sentencepiece vocabulary size
   std::string gpt2_dir;  // folder with encoder.json + vocab.bpe (type gpt2)
 };

@@ -140,6 +140,19 @@ class TrialChecker {
            "tokenizer.type gpt2 needs tokenizer.gpt2_dir (the folder with encoder.json and "
            "vocab.bpe)");
     }
+    if (GetString(s, "dataset.kind") == "exp2") {
+      if (GetString(s, "tokenizer.type") != "gpt2") {
+        Fail(Pick(row, {"tokenizer.type", "dataset.kind"}), row,
+             "dataset.kind exp2 evaluates a pretrained model and has no training documents to "
+             "learn a vocabulary from: it needs tokenizer.type gpt2 (docs/DATA.md, "
+             "\"Experiment 2\")");
+      }
+      if (GetString(s, "dataset.source") == "generate") {
+        Fail(Pick(row, {"dataset.source", "dataset.kind"}), row,
+             "dataset.kind exp2 has no generator: set dataset.source to the authors' "
+             "parent_child_pairs.csv (deploy/fetch-authors-data.sh)");
+      }
+    }
     if (GetInt(s, "train.batch_size") % GetInt(s, "resources.group_size") != 0) {
       Fail(Pick(row, {"resources.group_size", "train.batch_size"}), row,
            "train.batch_size " + str("train.batch_size") +

@@ -51,10 +51,12 @@ std::vector<SchemaEntry> BuildTrialSchema() {
   // loader overwrites them from whichever preset a trial uses.
   const ModelPreset& tiny = *sweep_internal::FindModelPreset("tiny");
   return {
-      Str("dataset.kind", "exp1", {"exp1", "exp3"},
-          "experiment: exp1 (names and descriptions) or exp3 (question answering)"),
+      Str("dataset.kind", "exp1", {"exp1", "exp2", "exp3"},
+          "experiment: exp1 (names and descriptions), exp2 (real celebrities' parents: "
+          "evaluation of a pretrained model) or exp3 (question answering)"),
       Str("dataset.source", "generate", {},
-          "\"generate\", or a folder in the authors' format (relative to the config file)"),
+          "\"generate\", or a folder in the authors' format (exp2: their "
+          "parent_child_pairs.csv), relative to the config file"),
       Int("dataset.names_per_subset", 30, 1, 100000, "exp1: people per subset"),
       Int("dataset.train_templates", 30, 1, 1000,
           "exp1: paraphrase templates per direction used in training"),
@@ -90,7 +92,8 @@ std::vector<SchemaEntry> BuildTrialSchema() {
       Dbl("model.dropout", 0.0, 0, 0.9, "dropout probability"),
       Str("model.init_from", "", {}, "\"\", a revsweep checkpoint, or a Hugging Face GPT-2 folder"),
 
-      Int("train.epochs", 20, 1, 100000, "passes over the training documents"),
+      Int("train.epochs", 20, 0, 100000,
+          "passes over the training documents (0: evaluate the initial model only)"),
       Int("train.batch_size", 32, 1, 65536, "global batch, a multiple of resources.group_size"),
       Dbl("train.lr", 1e-3, 1e-12, 10, "peak learning rate (AdamW)"),
       Dbl("train.min_lr", 1e-4, 0, 10, "final learning rate of the cosine decay (<= lr)"),

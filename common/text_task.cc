@@ -10,6 +10,7 @@
 #include <random>
 
 #include "common/exp1_data.h"
+#include "common/exp2_data.h"
 #include "common/exp3_data.h"
 #include "common/mitigation.h"
 #include "common/user_error.h"
@@ -254,6 +255,31 @@ TextTask BuildExp3Task(const Exp3Data& data, const std::string& dir,
   return task;
 }
 
+// ---- Experiment 2: no training documents; both directions of every pair, and a chance
+// baseline per cell (each prompt scored against another row's answer).
+TextTask BuildExp2Task(const std::vector<ParentChildPair>& pairs, int64_t seed) {
+  TextTask task;
+  EvalSet c2p{"c2p.same.heldout", {}}, p2c{"p2c.reverse.heldout", {}};
+  std::vector<std::string> names;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const ParentChildPair& p = pairs[i];
+    const int group = static_cast<int>(i);
+    c2p.items.push_back({ChildToParentPrompt(p), " " + p.parent, group});
+    p2c.items.push_back({ParentToChildPrompt(p), " " + p.child, group});
+    names.push_back(p.child);
+    names.push_back(p.parent);
+  }
+  task.evals = {std::move(c2p), std::move(p2c)};
+  for (uint64_t k = 0; k < task.evals.size(); ++k) {
+    EvalSet chance = QaChance(task.evals[k], seed, 0x6578703200ULL + k);
+    if (!chance.items.empty()) task.chance.push_back(std::move(chance));
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  task.entities = std::move(names);
+  return task;
+}
+
 }  // namespace
 
 TextTask BuildTextTask(const DatasetOptions& options) {
@@ -272,6 +298,12 @@ TextTask BuildTextTask(const DatasetOptions& options) {
       const std::vector<TextDoc> extra = BothOrdersDocs(DeriveExp1Facts(data, dir));
       task.train.insert(task.train.end(), extra.begin(), extra.end());
     }
+  } else if (options.kind == "exp2") {
+    if (generate) {
+      throw UserError("", 0, 0, "dataset.source",
+                      "exp2 has no generator: set it to the authors' parent_child_pairs.csv");
+    }
+    task = BuildExp2Task(LoadParentChildCsv(options.source), options.seed);
   } else if (options.kind == "exp3") {
     const Exp3Data data = generate ? GenerateExp3(options) : LoadExp3Folder(options.source);
     task = BuildExp3Task(data, dir, options);

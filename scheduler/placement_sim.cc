@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "scheduler/stats.h"
+#include "common/stats.h"
 
 namespace revsweep {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "scheduler/stats.h"
+#include "common/stats.h"
 
 namespace revsweep {
 

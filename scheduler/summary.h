@@ -20,8 +20,8 @@
 
 #include "common/results_store.h"
 #include "common/settings.h"
+#include "common/stats.h"
 #include "scheduler/scaling_fit.h"
-#include "scheduler/stats.h"
 
 namespace revsweep {
 

@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/math/distributions/students_t.hpp>
 #include <cctype>
 #include <cmath>
 #include <limits>
+
+#include "common/stats.h"
 
 namespace revsweep {
 namespace {
@@ -30,58 +31,34 @@ constexpr size_t kEvalBatch = 256;
 
 }  // namespace
 
-TTestResult PairedTTest(const std::vector<double>& a, const std::vector<double>& b) {
-  TTestResult r;
-  r.n = static_cast<int>(std::min(a.size(), b.size()));
-  if (r.n < 2) return r;
-  double mean = 0;
-  for (int i = 0; i < r.n; ++i) mean += a[i] - b[i];
-  mean /= r.n;
-  double ss = 0;
-  for (int i = 0; i < r.n; ++i) ss += (a[i] - b[i] - mean) * (a[i] - b[i] - mean);
-  double sd = std::sqrt(ss / (r.n - 1));
-  r.mean_diff = mean;
-  if (sd == 0) {
-    r.t = mean == 0 ? 0 : std::copysign(std::numeric_limits<double>::infinity(), mean);
-    r.p = mean == 0 ? 1 : 0;
-    return r;
-  }
-  r.t = mean / (sd / std::sqrt(static_cast<double>(r.n)));
-  boost::math::students_t dist(r.n - 1);
-  r.p = 2 * boost::math::cdf(boost::math::complement(dist, std::fabs(r.t)));
-  return r;
-}
-
 namespace {
 
 // Mean difference, 95% two-sided t interval and the t statistic of a - b, paired, under
 // `prefix`; p two-sided or one-sided (alternative mean(a - b) > 0).
 void AddPairedTest(const std::string& prefix, const std::vector<double>& a,
                    const std::vector<double>& b, bool one_sided, std::map<std::string, double>* m) {
-  const TTestResult r = PairedTTest(a, b);
+  const TTest r = PairedTTest(a, b);
   if (r.n < 2) return;
-  double half = 0;
-  if (std::isfinite(r.t) && r.t != 0) {
-    const double se = r.mean_diff / r.t;
-    boost::math::students_t dist(r.n - 1);
-    half = boost::math::quantile(dist, 0.975) * std::fabs(se);
-  }
+  double ss = 0;
+  for (size_t i = 0; i < a.size(); ++i) ss += (a[i] - b[i] - r.mean) * (a[i] - b[i] - r.mean);
+  const double se = std::sqrt(ss / (r.n - 1)) / std::sqrt(static_cast<double>(r.n));
+  const double half = StudentTQuantile(0.975, r.df) * se;
   double p = r.p;
-  if (one_sided) {
+  if (one_sided) {  // alternative: mean(a - b) > 0
     if (std::isinf(r.t)) {
       p = r.t > 0 ? 0 : 1;
     } else if (r.t == 0) {
-      p = r.mean_diff == 0 ? 1 : 0.5;
+      p = r.mean == 0 ? 1 : 0.5;
     } else {
       p = r.t > 0 ? r.p / 2 : 1 - r.p / 2;
     }
   }
   (*m)[prefix + ".t"] = r.t;
   (*m)[prefix + ".p"] = p;
-  (*m)[prefix + ".mean_diff"] = r.mean_diff;
+  (*m)[prefix + ".mean_diff"] = r.mean;
   (*m)[prefix + ".n"] = r.n;
-  (*m)[prefix + ".diff_lo"] = r.mean_diff - half;
-  (*m)[prefix + ".diff_hi"] = r.mean_diff + half;
+  (*m)[prefix + ".diff_lo"] = r.mean - half;
+  (*m)[prefix + ".diff_hi"] = r.mean + half;
 }
 
 }  // namespace

@@ -15,14 +15,6 @@
 
 namespace revsweep {
 
-struct TTestResult {
-  double t = 0, p = 1, mean_diff = 0;
-  int n = 0;
-};
-// Paired two-sided t-test of a against b (p from Boost.Math's Student's t, n - 1 dof).
-// All differences equal: t = 0, p = 1 when they are zero, |t| = inf, p = 0 otherwise.
-TTestResult PairedTTest(const std::vector<double>& a, const std::vector<double>& b);
-
 // Exact-match rule on text. Both strings are stripped of surrounding whitespace and
 // lowercased (ASCII); true when `generation` starts with `target`.
 bool ExactMatch(const std::string& generation, const std::string& target);

@@ -114,7 +114,11 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
   const TrainOptions& opt = trial.train;
   const bool leader = comm.rank() == 0;
   const bool completion_only = opt.loss_on == "completion";
-  if (task.train.empty()) throw TrialError(Outcome::kFatal, "dataset has no training documents");
+  // No documents is fine only for an evaluation-only trial (train.epochs 0, e.g. Experiment 2).
+  if (task.train.empty() && opt.epochs > 0) {
+    throw TrialError(Outcome::kFatal,
+                     "dataset has no training documents (train.epochs 0 evaluates without them)");
+  }
 
   int64_t longest = 0;
   for (const auto& d : task.train)
@@ -332,9 +336,11 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     result.metrics["train_seconds"] = train_seconds;
     int64_t tokens = 0;
     for (const auto& d : task.train) tokens += d.prompt.size() + d.completion.size() + 1;
-    result.metrics["tokens_per_s"] = static_cast<double>(tokens) *
-                                     (total_steps - result.start_step) / spe /
-                                     std::max(1e-9, Seconds(t_start, Clock::now()));
+    // Evaluation only (train.epochs 0, or no training documents): no training throughput.
+    result.metrics["tokens_per_s"] = spe == 0 ? 0.0
+                                              : static_cast<double>(tokens) *
+                                                    (total_steps - result.start_step) / spe /
+                                                    std::max(1e-9, Seconds(t_start, Clock::now()));
   }
   return result;
 }

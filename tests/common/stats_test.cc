@@ -2,7 +2,7 @@
 // Student's t two-sided p = I_{df/(df+t^2)}(df/2, 1/2) (regularised incomplete beta), the
 // quantile by root finding on it; means, SDs and least squares by the textbook formulas on
 // the same double inputs. The script is reproduced in the comment at the end of this file.
-#include "scheduler/stats.h"
+#include "common/stats.h"
 
 #include <gtest/gtest.h>
 

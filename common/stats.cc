@@ -1,4 +1,4 @@
-#include "scheduler/stats.h"
+#include "common/stats.h"
 
 #include <algorithm>
 #include <boost/math/distributions/students_t.hpp>

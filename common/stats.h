@@ -1,4 +1,5 @@
-// Small-sample statistics for sweep summaries: descriptive statistics over seeds, a
+// Small-sample statistics for the evaluator and sweep summaries (one module for both: the
+// worker and the scheduler once each had a PairedTTest): descriptive statistics over seeds, a
 // percentile bootstrap of the mean, t-tests and simple linear regression.
 //
 // Everything here is deterministic and portable: the bootstrap draws from std::mt19937_64
