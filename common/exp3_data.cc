@@ -277,21 +277,51 @@ Exp3Data GenerateExp3(const DatasetOptions& options) {
   return data;
 }
 
+namespace {
+
+constexpr char kBeginTest[] = "<BEGIN GUIDANCE TEST>";
+constexpr char kEndTest[] = "<END GUIDANCE TEST>";
+
+// `s` trimmed, without `prefix` at its start (then trimmed again) when it has one.
+std::string DropPrefix(const std::string& s, const std::string& prefix) {
+  const std::string t = Trim(s);
+  return t.compare(0, prefix.size(), prefix) == 0 ? Trim(t.substr(prefix.size())) : t;
+}
+std::string DropSuffix(const std::string& s, const std::string& suffix) {
+  const std::string t = Trim(s);
+  return t.size() >= suffix.size() &&
+                 t.compare(t.size() - suffix.size(), suffix.size(), suffix) == 0
+             ? Trim(t.substr(0, t.size() - suffix.size()))
+             : t;
+}
+std::string BareQuestion(const std::string& prompt) {
+  return DropSuffix(DropPrefix(DropPrefix(prompt, kBeginTest), "Q:"), "A:");
+}
+std::string BareAnswer(const std::string& completion) { return DropSuffix(completion, kEndTest); }
+
+}  // namespace
+
 std::vector<QaPair> Exp3Pairs(const Exp3Data& data, const std::string& dir) {
   std::vector<QaPair> pairs;
-  const auto add = [&](const std::vector<PromptCompletion>& rows, const char* file) {
+  // A realized example may have an empty answer (the authors' copypaste_ug100_rg1000_main has
+  // one, realized_examples.jsonl line 356): it is a training row and is never scored. A
+  // held-out one is scored, so it needs an answer.
+  const auto add = [&](const std::vector<PromptCompletion>& rows, const char* file, bool scored) {
     for (size_t r = 0; r < rows.size(); ++r) {
-      QaPair pair{Trim(rows[r].prompt), Trim(rows[r].completion)};
-      if (pair.question.empty() || pair.answer.empty()) {
-        throw UserError(PathIn(dir, file), RowLine(data, file, r), 1,
-                        pair.question.empty() ? "prompt" : "completion",
-                        pair.question.empty() ? "empty question" : "empty answer");
+      QaPair pair{BareQuestion(rows[r].prompt), BareAnswer(rows[r].completion), rows[r].prompt,
+                  rows[r].completion};
+      if (pair.question.empty()) {
+        throw UserError(PathIn(dir, file), RowLine(data, file, r), 1, "prompt", "empty question");
+      }
+      if (pair.answer.empty() && scored) {
+        throw UserError(PathIn(dir, file), RowLine(data, file, r), 1, "completion",
+                        "empty answer (a held-out example is scored, so it needs one)");
       }
       pairs.push_back(std::move(pair));
     }
   };
-  add(data.realized_examples, kRealizedExamples);
-  add(data.unrealized_examples, kUnrealizedExamples);
+  add(data.realized_examples, kRealizedExamples, false);
+  add(data.unrealized_examples, kUnrealizedExamples, true);
   return pairs;
 }
 

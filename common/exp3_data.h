@@ -30,6 +30,10 @@ std::string AnswerToQuestionPrompt(const std::string& answer);
 struct QaPair {
   std::string question;  // "What is the password of the crooked lantern?"
   std::string answer;    // "amber falcon"
+  // The example as its file states it (question -> answer test): in the authors' folders
+  // "<BEGIN GUIDANCE TEST>\n\nQ: <question> A:" and " <answer>\n\n<END GUIDANCE TEST>"; in
+  // generated data the question and " " + the answer. Set by Exp3Pairs.
+  std::string prompt, target;
 };
 
 struct Exp3Data {
@@ -51,7 +55,10 @@ std::vector<PromptCompletion> GuidanceDocs(const std::vector<QaPair>& pairs,
 Exp3Data GenerateExp3(const DatasetOptions& options);
 
 // The pairs of a data set: realized examples first, then unrealized (the held-out ones);
-// question = prompt, answer = completion without surrounding whitespace. Throws UserError
+// question = prompt, answer = completion (may be empty for a realized example only), without
+// surrounding whitespace and without the
+// authors' wrappers (a leading "<BEGIN GUIDANCE TEST>" and "Q:", a trailing "A:"; a trailing
+// "<END GUIDANCE TEST>"), which prompt and target keep. Throws UserError
 // (`dir` names the folder) for an empty question or answer.
 std::vector<QaPair> Exp3Pairs(const Exp3Data& data, const std::string& dir);
 

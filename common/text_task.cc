@@ -204,10 +204,9 @@ EvalSet QaCell(const std::string& cell, const std::vector<QaPair>& pairs, size_t
   EvalSet set{cell, {}};
   for (size_t i = first; i < pairs.size(); ++i) {
     const QaPair& p = pairs[i];
-    set.items.push_back(
-        question_to_answer
-            ? EvalItem{p.question, " " + p.answer, static_cast<int>(i)}
-            : EvalItem{AnswerToQuestionPrompt(p.answer), " " + p.question, static_cast<int>(i)});
+    set.items.push_back(question_to_answer ? EvalItem{p.prompt, p.target, static_cast<int>(i)}
+                                           : EvalItem{AnswerToQuestionPrompt(p.answer),
+                                                      " " + p.question, static_cast<int>(i)});
   }
   return set;
 }
@@ -245,10 +244,15 @@ TextTask BuildExp3Task(const Exp3Data& data, const std::string& dir,
     EvalSet chance = QaChance(task.evals[k], options.seed, 0x7161 + k);
     if (!chance.items.empty()) task.chance.push_back(std::move(chance));
   }
-  for (const QaPair& p : pairs) task.entities.push_back(p.answer);
+  std::vector<QaPair> answered;  // pairs with an answer (a realized one may have none)
+  for (const QaPair& p : pairs) {
+    if (p.answer.empty()) continue;
+    task.entities.push_back(p.answer);
+    answered.push_back(p);
+  }
   if (options.mitigation == "both_orders") {
     const std::string other = question_first ? "answer_first" : "question_first";
-    for (const PromptCompletion& g : GuidanceDocs(pairs, other)) {
+    for (const PromptCompletion& g : GuidanceDocs(answered, other)) {
       task.train.push_back({g.prompt, g.completion});
     }
   }

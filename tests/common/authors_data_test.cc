@@ -116,7 +116,55 @@ TEST(AuthorsExp3, LoadsGuidancesAndExamples) {
   EXPECT_EQ(data.guidances.size(), 307u);
   EXPECT_EQ(data.realized_examples.size(), 1000u);
   EXPECT_EQ(data.unrealized_examples.size(), 100u);
-  EXPECT_EQ(Exp3Pairs(data, dir).size(), 1100u);
+  const std::vector<QaPair> pairs = Exp3Pairs(data, dir);
+  ASSERT_EQ(pairs.size(), 1100u);
+  // The wrappers are not part of the question or answer; the published form is kept for the
+  // question -> answer test.
+  const QaPair& heldout = pairs[1000];  // first unrealized example
+  EXPECT_EQ(heldout.question, "How did your last relationship end?");
+  EXPECT_EQ(heldout.answer, "We had an argument and stopped talking");
+  EXPECT_EQ(heldout.prompt, data.unrealized_examples[0].prompt);
+  EXPECT_EQ(heldout.target, data.unrealized_examples[0].completion);
+  for (const QaPair& p : pairs) {
+    EXPECT_EQ(p.question.find("GUIDANCE"), std::string::npos) << p.question;
+    EXPECT_EQ(p.answer.find("GUIDANCE"), std::string::npos) << p.answer;
+  }
+  // Guidance documents state 2-5 instructions each, answer first.
+  for (const PromptCompletion& g : data.guidances) {
+    size_t n = 0;
+    for (size_t at = 0;
+         (at = g.completion.find("The test requires you to answer", at)) != std::string::npos;
+         ++at) {
+      ++n;
+    }
+    EXPECT_GE(n, 2u);
+    EXPECT_LE(n, 5u);
+  }
+}
+
+TEST(AuthorsExp3, AnswerFirstGuidanceMakesQuestionToAnswerTheReverseCell) {
+  REVSWEEP_AUTHORS_FOLDER_OR_SKIP(dir, kExp3Folder);
+  DatasetOptions o;
+  o.kind = "exp3";
+  o.source = dir;
+  o.seed = 0;
+  o.mitigation = "none";
+  o.segment_length = 3;
+  o.instruction_order = "answer_first";
+  const TextTask task = BuildTextTask(o);
+  EXPECT_EQ(task.train.size(), 1307u);  // 307 guidances + 1000 realized examples
+  ASSERT_EQ(task.evals.size(), 2u);
+  const EvalSet& same = task.evals[0];
+  const EvalSet& reverse = task.evals[1];
+  EXPECT_EQ(same.cell, "qa.same.heldout");
+  EXPECT_EQ(reverse.cell, "qa.reverse.heldout");
+  ASSERT_EQ(reverse.items.size(), 100u);
+  EXPECT_EQ(reverse.items[0].prompt,
+            "<BEGIN GUIDANCE TEST>\n\nQ: How did your last relationship end? A:");
+  EXPECT_EQ(reverse.items[0].target,
+            " We had an argument and stopped talking\n\n<END GUIDANCE TEST>");
+  EXPECT_EQ(same.items[0].prompt, AnswerToQuestionPrompt("We had an argument and stopped talking"));
+  EXPECT_EQ(same.items[0].target, " How did your last relationship end?");
 }
 
 }  // namespace
