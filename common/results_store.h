@@ -30,7 +30,8 @@ enum class TrialState { kPending, kRunning, kDone, kFailed };
 const char* TrialStateName(TrialState s);
 TrialState TrialStateFromName(const std::string& s);
 
-// Attempt outcomes. Retry budgets are kept per kind (see RetryPolicy in scheduler/).
+// Attempt outcomes. Retry budgets are kept per kind (NextStateAfter in
+// scheduler/retry_policy.h).
 enum class Outcome { kRunning, kDone, kFailed, kCrash, kTimeout, kPreempted, kLost, kFatal };
 const char* OutcomeName(Outcome o);
 Outcome OutcomeFromName(const std::string& s);

@@ -98,7 +98,8 @@ EtaEstimate EstimateEta(const std::vector<TrialStateRow>& trials);
 std::vector<std::string> DescribeTrials(const std::vector<Settings>& all);
 
 // Renderers. All are pure functions of the snapshot and never throw except std::bad_alloc.
-// Full status as one JSON object (schema in docs/STATUS.md, "schema_version": 1).
+// Full status as one JSON object (schema in docs/STATUS.md; "schema_version" is
+// kStatusSchemaVersion).
 std::string StatusJson(const StatusSnapshot& s);
 // Trials with full settings as one JSON object (schema in docs/STATUS.md).
 std::string TrialsJson(const StatusSnapshot& s);
