@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "common/mitigation.h"
+#include "common/text_util.h"
 #include "common/user_error.h"
 
 namespace revsweep {
@@ -16,13 +17,6 @@ namespace {
 // Independent random streams per purpose, so that e.g. changing the template counts does not
 // change who the people are.
 enum Stream : uint64_t { kNamesStream = 1, kDescriptionsStream = 2, kRandomizedStream = 16 };
-
-uint64_t StreamSeed(int64_t seed, uint64_t stream) {
-  uint64_t x = static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ULL + stream;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
 
 // Unique full names: "First Last" while they are plentiful, "First M. Last" beyond that.
 std::vector<std::string> MakeNames(int64_t seed, size_t count) {
@@ -134,13 +128,6 @@ std::vector<PromptCompletion> Randomized(const std::vector<Person>& people,
 
 void Append(std::vector<PromptCompletion>* to, const std::vector<PromptCompletion>& from) {
   to->insert(to->end(), from.begin(), from.end());
-}
-
-std::string Trim(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  const size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 std::string PathIn(const std::string& dir, const std::string& file) {

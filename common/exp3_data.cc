@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "common/exp1_data.h"  // UniformBelow, DistinctIndexes
+#include "common/text_util.h"
 #include "common/user_error.h"
 
 namespace revsweep {
@@ -117,13 +118,6 @@ const std::vector<std::string>& AnswerModifiers() {
 
 enum Stream : uint64_t { kQuestionsStream = 101, kAnswersStream = 102, kHeldOutStream = 103 };
 
-uint64_t StreamSeed(int64_t seed, uint64_t stream) {
-  uint64_t x = static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ULL + stream;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
 std::vector<std::string> MakeQuestions(int64_t seed, size_t count) {
   const auto& attrs = QuestionAttributes();
   const auto& adjs = QuestionAdjectives();
@@ -182,13 +176,6 @@ std::string Fill(const std::string& pattern, const QaPair& pair) {
     }
   }
   return out;
-}
-
-std::string Trim(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  const size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 std::string PathIn(const std::string& dir, const std::string& file) {

@@ -537,11 +537,6 @@ void ResultsStore::SetAttemptStartStep(int64_t attempt_id, int64_t step) {
   s.Bind(1, step).Bind(2, step).Bind(3, attempt_id).Run();
 }
 
-void ResultsStore::SetParams(const std::string& trial_id, int64_t params) {
-  Stmt s(db_, "UPDATE trials SET params=? WHERE id=?");
-  s.Bind(1, params).Bind(2, trial_id).Run();
-}
-
 void ResultsStore::WriteProgress(
     const std::vector<ProgressRow>& rows,
     const std::vector<std::tuple<std::string, int64_t, double>>& curve_points) {

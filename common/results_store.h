@@ -170,7 +170,6 @@ class ResultsStore {
   // Count of attempts per outcome for one trial (used by retry budgets).
   std::map<Outcome, int> AttemptOutcomes(const std::string& trial_id);
 
-  void SetParams(const std::string& trial_id, int64_t params);
   // Records the step an attempt really resumed from (the worker's restored checkpoint).
   void SetAttemptStartStep(int64_t attempt_id, int64_t step);
   // Progress: one row per trial (upsert), plus loss curve points.

@@ -16,6 +16,7 @@
 #include <regex>
 #include <sstream>
 
+#include "common/text_util.h"
 #include "common/user_error.h"
 
 extern char** environ;
@@ -68,13 +69,6 @@ std::string ReadFile(const std::string& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 std::vector<std::string> SplitLines(const std::string& text) {
