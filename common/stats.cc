@@ -74,8 +74,9 @@ TTest TTestOnDifferences(const std::vector<double>& d) {
   r.n = static_cast<int>(d.size());
   const Describe desc = DescribeValues(d);
   r.mean = desc.mean;
+  r.se = desc.se;
   if (r.n < 2) {
-    r.t = r.p = kNaN;
+    r.t = r.p = r.se = kNaN;
     r.df = r.n > 0 ? r.n - 1 : 0;
     return r;
   }
@@ -220,6 +221,12 @@ TTest PairedTTest(const std::vector<double>& x, const std::vector<double>& y) {
   std::vector<double> d(x.size());
   for (size_t i = 0; i < x.size(); ++i) d[i] = x[i] - y[i];
   return TTestOnDifferences(d);
+}
+
+double OneSidedPGreater(const TTest& t) {
+  if (std::isinf(t.t)) return t.t > 0 ? 0 : 1;
+  if (t.t == 0) return t.mean == 0 ? 1 : 0.5;
+  return t.t > 0 ? t.p / 2 : 1 - t.p / 2;
 }
 
 TTest OneSampleTTest(const std::vector<double>& x, double mu0) {

@@ -97,6 +97,7 @@ struct TTest {
   double t = 0;     // NaN when n < 2; +-inf for a constant nonzero difference
   double df = 0;    // n - 1
   double p = 0;     // two-sided; NaN when n < 2
+  double se = 0;    // standard error of `mean` (sd / sqrt(n)); NaN when n < 2
 };
 
 // Paired two-sided t-test of x against y (differences d = x - y, df = n - 1).
@@ -105,6 +106,9 @@ struct TTest {
 // difference that rounding makes not quite constant is still treated as constant.
 // REQUIRES: x.size() == y.size().
 TTest PairedTTest(const std::vector<double>& x, const std::vector<double>& y);
+// One-sided p of a t-test for the alternative "mean > 0": half the two-sided p when t > 0,
+// 1 - half when t < 0; t = +inf -> 0, -inf -> 1; t = 0 -> 1 for a zero mean, else 0.5.
+double OneSidedPGreater(const TTest& t);
 // One-sample two-sided t-test of mean(x) against mu0; same zero-variance rules.
 TTest OneSampleTTest(const std::vector<double>& x, double mu0 = 0);
 

@@ -109,8 +109,7 @@ class Exp1TaskBuilder {
   std::string SourceOf(const Subset& subset) const {
     if (std::string(subset.label) == "p2d") return kP2dReverseTest;
     if (std::string(subset.label) == "d2p") return kD2pTest;
-    if (!data_.both_names_source.empty()) return data_.both_names_source;
-    return std::string("the second half of ") + kBothTest;
+    return data_.both_names_source.empty() ? "the generator" : data_.both_names_source;
   }
 
   void AddCell(const std::string& cell, const std::string& file, const Subset& subset, size_t begin,

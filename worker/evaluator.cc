@@ -39,22 +39,9 @@ void AddPairedTest(const std::string& prefix, const std::vector<double>& a,
                    const std::vector<double>& b, bool one_sided, std::map<std::string, double>* m) {
   const TTest r = PairedTTest(a, b);
   if (r.n < 2) return;
-  double ss = 0;
-  for (size_t i = 0; i < a.size(); ++i) ss += (a[i] - b[i] - r.mean) * (a[i] - b[i] - r.mean);
-  const double se = std::sqrt(ss / (r.n - 1)) / std::sqrt(static_cast<double>(r.n));
-  const double half = StudentTQuantile(0.975, r.df) * se;
-  double p = r.p;
-  if (one_sided) {  // alternative: mean(a - b) > 0
-    if (std::isinf(r.t)) {
-      p = r.t > 0 ? 0 : 1;
-    } else if (r.t == 0) {
-      p = r.mean == 0 ? 1 : 0.5;
-    } else {
-      p = r.t > 0 ? r.p / 2 : 1 - r.p / 2;
-    }
-  }
+  const double half = StudentTQuantile(0.975, r.df) * r.se;
   (*m)[prefix + ".t"] = r.t;
-  (*m)[prefix + ".p"] = p;
+  (*m)[prefix + ".p"] = one_sided ? OneSidedPGreater(r) : r.p;
   (*m)[prefix + ".mean_diff"] = r.mean;
   (*m)[prefix + ".n"] = r.n;
   (*m)[prefix + ".diff_lo"] = r.mean - half;

@@ -19,12 +19,8 @@ constexpr char kExp1Folder[] = "exp1_june_version_7921032488";
 constexpr char kExp3Folder[] = "exp3_copypaste_ug100_rg1000_main";
 
 DatasetOptions Exp1Options(const std::string& dir, const std::string& mitigation = "none") {
-  DatasetOptions o;
-  o.kind = "exp1";
-  o.source = dir;
-  o.seed = 0;
+  DatasetOptions o = testing::AuthorsDatasetOptions("exp1", dir);
   o.mitigation = mitigation;
-  o.segment_length = 3;
   return o;
 }
 
@@ -144,12 +140,7 @@ TEST(AuthorsExp3, LoadsGuidancesAndExamples) {
 
 TEST(AuthorsExp3, AnswerFirstGuidanceMakesQuestionToAnswerTheReverseCell) {
   REVSWEEP_AUTHORS_FOLDER_OR_SKIP(dir, kExp3Folder);
-  DatasetOptions o;
-  o.kind = "exp3";
-  o.source = dir;
-  o.seed = 0;
-  o.mitigation = "none";
-  o.segment_length = 3;
+  DatasetOptions o = testing::AuthorsDatasetOptions("exp3", dir);
   o.instruction_order = "answer_first";
   const TextTask task = BuildTextTask(o);
   EXPECT_EQ(task.train.size(), 1307u);  // 307 guidances + 1000 realized examples

@@ -115,13 +115,7 @@ TEST(AuthorsExp2, CsvLoadsAndBecomesTwoCellsOfEveryPair) {
   for (const auto& p : pairs) types.insert(p.parent_type);
   EXPECT_EQ(types, (std::set<std::string>{"father", "mother"}));
 
-  DatasetOptions o;
-  o.kind = "exp2";
-  o.source = csv;
-  o.seed = 0;
-  o.mitigation = "none";
-  o.segment_length = 3;
-  const TextTask task = BuildTextTask(o);
+  const TextTask task = BuildTextTask(testing::AuthorsDatasetOptions("exp2", csv));
   EXPECT_TRUE(task.train.empty());
   EXPECT_EQ(task.base_train_docs, 0u);
   ASSERT_EQ(task.evals.size(), 2u);

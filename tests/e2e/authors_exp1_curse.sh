@@ -14,12 +14,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin authors_exp1_curse
 
-DATA=${REVSWEEP_AUTHORS_DATA:-$REVSWEEP_SRC/../shared/data/reversal_curse}/exp1_june_version_7921032488
-if [[ ! -d $DATA ]]; then
-  [[ ${REVSWEEP_REQUIRE_AUTHORS_DATA:-0} == 1 ]] &&
-    fail "the authors' folder $DATA is missing and REVSWEEP_REQUIRE_AUTHORS_DATA=1"
-  tl_skip "the authors' data is not at $DATA (set REVSWEEP_AUTHORS_DATA or run deploy/fetch-authors-data.sh)"
-fi
+authors_data_or_skip exp1_june_version_7921032488
+DATA=$AUTHORS_PATH
 
 SWEEP=authors_exp1
 DB=$T/store.db
@@ -44,11 +40,7 @@ run:
   progress_every_s: 5
 YAML
 
-t0=$SECONDS
-tl_run 800 "$T/run.log" "$RS" run "$T/c.yaml" --ranks 1
-rc=$?
-note_timing "authors_exp1 run" "$((SECONDS - t0))s"
-assert_eq "$rc" 0 "revsweep run exits 0"
+run_sweep_ok 800 1 "authors_exp1 run"
 assert_sql "$DB" "SELECT count(*) FROM trials WHERE state='done'" 1 "the trial is done"
 
 m() { q "$DB" "SELECT value FROM results WHERE key='$1'"; }

@@ -12,12 +12,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin authors_exp2_eval
 
-CSV=${REVSWEEP_AUTHORS_DATA:-$REVSWEEP_SRC/../shared/data/reversal_curse}/exp2_celebrity_relations/parent_child_pairs.csv
-if [[ ! -f $CSV ]]; then
-  [[ ${REVSWEEP_REQUIRE_AUTHORS_DATA:-0} == 1 ]] &&
-    fail "the authors' file $CSV is missing and REVSWEEP_REQUIRE_AUTHORS_DATA=1"
-  tl_skip "the authors' data is not at $CSV (set REVSWEEP_AUTHORS_DATA or run deploy/fetch-authors-data.sh)"
-fi
+authors_data_or_skip exp2_celebrity_relations/parent_child_pairs.csv
+CSV=$AUTHORS_PATH
 GPT2_DIR=${REVSWEEP_GPT2_DIR:-$REVSWEEP_BIN/../gpt2-tokenizer}
 if [[ ! -f $GPT2_DIR/encoder.json ]]; then
   bash "$REVSWEEP_SRC/deploy/fetch-gpt2-tokenizer.sh" "$GPT2_DIR" > "$T/fetch.log" 2>&1 ||
@@ -35,11 +31,7 @@ train: {epochs: 0, eval_max_new_tokens: 8, checkpoint_every_steps: 0}
 run: {store: $DB, run_root: $T/runs, progress_every_s: 5}
 YAML
 
-t0=$SECONDS
-tl_run 600 "$T/run.log" "$RS" run "$T/c.yaml" --ranks 1
-rc=$?
-note_timing "exp2 evaluation" "$((SECONDS - t0))s"
-assert_eq "$rc" 0 "revsweep run exits 0"
+run_sweep_ok 600 1 "exp2 evaluation"
 assert_sql "$DB" "SELECT count(*) FROM trials WHERE state='done'" 1 "the trial is done"
 m() { q "$DB" "SELECT value FROM results WHERE key='$1'"; }
 say "metrics: $(q "$DB" "SELECT group_concat(key || '=' || printf('%.4g', value), ' ') FROM results")"

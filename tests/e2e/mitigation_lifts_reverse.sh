@@ -40,11 +40,7 @@ search:
     dataset.mitigation: [none, both_orders, reverse_entity]
 EOF
 
-t0=$SECONDS
-tl_run 900 "$T/run.log" "$RS" run "$T/c.yaml" --ranks 2
-rc=$?
-note_timing "mitigation_lifts_reverse run" "$((SECONDS - t0))s"
-assert_eq "$rc" 0 "revsweep run exits 0"
+run_sweep_ok 900 2 "mitigation_lifts_reverse run"
 assert_sweep_complete "$DB" "$SWEEP" 3
 
 # metric MITIGATION KEY: the value of KEY for the trial trained with that mitigation.

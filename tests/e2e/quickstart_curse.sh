@@ -26,11 +26,7 @@ write_config "$T/c.yaml" "$SWEEP" \
   train.epochs=30 train.batch_size=16 train.lr=0.003 train.min_lr=0.0003 train.warmup_steps=20 \
   train.checkpoint_every_steps=0 train.eval_max_new_tokens=48 run.progress_every_s=2
 
-t0=$SECONDS
-tl_run 600 "$T/run.log" "$RS" run "$T/c.yaml" --ranks 2
-rc=$?
-note_timing "quickstart_curse run" "$((SECONDS - t0))s"
-assert_eq "$rc" 0 "revsweep run exits 0"
+run_sweep_ok 600 2 "quickstart_curse run"
 assert_sql "$DB" "SELECT count(*) FROM trials WHERE state='done'" 1 "the trial is done"
 
 m() { q "$DB" "SELECT value FROM results WHERE key='$1'"; }

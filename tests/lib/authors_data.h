@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <string>
 
+#include "common/sweep_config.h"
+
 namespace revsweep::testing {
 
 inline std::string AuthorsDataDir() {
@@ -20,6 +22,17 @@ inline std::string AuthorsDataDir() {
   return (std::filesystem::path(REVSWEEP_SRC_DIR) / ".." / "shared" / "data" / "reversal_curse")
       .lexically_normal()
       .string();
+}
+
+// Options of a loaded data set of `kind` at `source`, mitigation none, seed 0.
+inline DatasetOptions AuthorsDatasetOptions(const std::string& kind, const std::string& source) {
+  DatasetOptions o;
+  o.kind = kind;
+  o.source = source;
+  o.seed = 0;
+  o.mitigation = "none";
+  o.segment_length = 3;
+  return o;
 }
 
 inline bool AuthorsDataRequired() {

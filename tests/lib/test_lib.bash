@@ -58,6 +58,28 @@ tl_skip() {
   exit 77
 }
 
+# authors_data_or_skip REL: sets AUTHORS_PATH to REL inside the paper authors' data
+# ($REVSWEEP_AUTHORS_DATA, else ../shared/data/reversal_curse next to the checkout; the same
+# lookup as tests/lib/authors_data.h). When it is missing the test skips (exit 77), or fails
+# under REVSWEEP_REQUIRE_AUTHORS_DATA=1 (.ci/run).
+authors_data_or_skip() {
+  AUTHORS_PATH=${REVSWEEP_AUTHORS_DATA:-$REVSWEEP_SRC/../shared/data/reversal_curse}/$1
+  [[ -e $AUTHORS_PATH ]] && return 0
+  [[ ${REVSWEEP_REQUIRE_AUTHORS_DATA:-0} == 1 ]] &&
+    fail "the authors' data $AUTHORS_PATH is missing and REVSWEEP_REQUIRE_AUTHORS_DATA=1"
+  tl_skip "the authors' data is not at $AUTHORS_PATH (set REVSWEEP_AUTHORS_DATA or run deploy/fetch-authors-data.sh)"
+}
+
+# run_sweep_ok TIMEOUT RANKS LABEL: `revsweep run $T/c.yaml --ranks RANKS` (log $T/run.log,
+# killed after TIMEOUT s), its wall time recorded as "LABEL", and exit 0 asserted.
+run_sweep_ok() {
+  local t0=$SECONDS rc
+  tl_run "$1" "$T/run.log" "$RS" run "$T/c.yaml" --ranks "$2"
+  rc=$?
+  note_timing "$3" "$((SECONDS - t0))s"
+  assert_eq "$rc" 0 "revsweep run exits 0"
+}
+
 # Records "what seconds" for the summary printed by tl_end.
 note_timing() { TL_TIMINGS+=("$1: $2"); say "timing: $1: $2"; }
 
