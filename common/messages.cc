@@ -21,11 +21,17 @@ double FromNum(const json& j) {
 }  // namespace
 
 std::string Encode(const AssignMsg& m) {
-  return json{{"trial_id", m.trial_id},     {"settings", m.settings_json},
-              {"task_path", m.task_path},   {"checkpoint_dir", m.checkpoint_dir},
-              {"attempt_id", m.attempt_id}, {"attempt_number", m.attempt_number},
-              {"ranks", m.ranks},           {"comm_tag", m.comm_tag},
-              {"bucket_mb", m.bucket_mb},   {"progress_every_s", m.progress_every_s}}
+  return json{{"trial_id", m.trial_id},
+              {"settings", m.settings_json},
+              {"task_path", m.task_path},
+              {"checkpoint_dir", m.checkpoint_dir},
+              {"attempt_id", m.attempt_id},
+              {"attempt_number", m.attempt_number},
+              {"ranks", m.ranks},
+              {"comm_tag", m.comm_tag},
+              {"bucket_mb", m.bucket_mb},
+              {"progress_every_s", m.progress_every_s},
+              {"heartbeat_every_s", m.heartbeat_every_s}}
       .dump();
 }
 AssignMsg DecodeAssign(const std::string& s) {
@@ -41,6 +47,7 @@ AssignMsg DecodeAssign(const std::string& s) {
   m.comm_tag = j.at("comm_tag");
   m.bucket_mb = j.at("bucket_mb");
   m.progress_every_s = j.at("progress_every_s");
+  m.heartbeat_every_s = j.at("heartbeat_every_s");
   return m;
 }
 
@@ -104,11 +111,9 @@ ResultMsg DecodeResult(const std::string& s) {
 }
 
 std::string Encode(const FailedMsg& m) {
-  return json{{"trial_id", m.trial_id},
-              {"attempt_id", m.attempt_id},
-              {"outcome", OutcomeName(m.outcome)},
-              {"message", m.message},
-              {"end_step", m.end_step}}
+  return json{
+      {"trial_id", m.trial_id}, {"attempt_id", m.attempt_id}, {"outcome", OutcomeName(m.outcome)},
+      {"message", m.message},   {"end_step", m.end_step},     {"rank", m.rank}}
       .dump();
 }
 FailedMsg DecodeFailed(const std::string& s) {
@@ -119,12 +124,21 @@ FailedMsg DecodeFailed(const std::string& s) {
   m.outcome = OutcomeFromName(j.at("outcome"));
   m.message = j.at("message");
   m.end_step = j.at("end_step");
+  m.rank = j.at("rank");
   return m;
 }
 
 std::string Encode(const ShutdownMsg& m) { return json{{"exit_code", m.exit_code}}.dump(); }
 ShutdownMsg DecodeShutdown(const std::string& s) {
   return {json::parse(s).at("exit_code").get<int>()};
+}
+
+std::string Encode(const HeartbeatMsg& m) {
+  return json{{"attempt_id", m.attempt_id}, {"rank", m.rank}, {"left", m.left}}.dump();
+}
+HeartbeatMsg DecodeHeartbeat(const std::string& s) {
+  json j = json::parse(s);
+  return {j.at("attempt_id").get<int64_t>(), j.at("rank").get<int>(), j.at("left").get<bool>()};
 }
 
 }  // namespace revsweep

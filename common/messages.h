@@ -5,8 +5,20 @@
 //   coordinator -> a group's leader         kTagCancel    Cancel (JSON): stop at the next step
 //   leader      -> coordinator              kTagProgress  Progress (JSON), every few seconds
 //   leader      -> coordinator              kTagResult    Result (JSON): trial finished
-//   leader      -> coordinator              kTagFailed    Failed (JSON): error or preempted
+//   any member  -> coordinator              kTagFailed    Failed (JSON): error or preempted
+//   any member  -> coordinator              kTagHeartbeat Heartbeat (JSON), while assigned,
+//                                                         and a last one when it leaves
 //   coordinator -> every rank               kTagShutdown  Shutdown (JSON): exit with code
+//
+// Workers send their reports on a communicator of their own (a second dup of WORLD), so the
+// coordinator receives them in the order each rank sent them, whatever their tags.
+//
+// Failures: every member of a group that catches an error reports it, with its world rank.
+// The members that did not fail are then usually blocked in a collective with the one that did
+// (an all-reduce, a broadcast), which MPI cannot interrupt: the coordinator never reuses the
+// ranks of a group that did not report as a whole, and ends the job (see coordinator.h). A
+// member's heartbeat comes from its own thread, so a rank blocked in a collective still beats
+// and a stopped or dead one does not: silence names the culprit.
 //
 // Groups are formed per assignment: every member receives the same Assign (with the member
 // ranks and a communicator tag) and calls MPI_Comm_create_group, so group size may differ by
@@ -31,6 +43,7 @@ enum MessageTag : int {
   kTagResult = 104,
   kTagFailed = 105,
   kTagShutdown = 106,
+  kTagHeartbeat = 107,
 };
 
 struct AssignMsg {
@@ -44,6 +57,7 @@ struct AssignMsg {
   int comm_tag = 0;        // tag for MPI_Comm_create_group, unique per assignment
   double bucket_mb = 25;
   double progress_every_s = 2;
+  double heartbeat_every_s = 5;  // each member beats this often while it has the assignment
 };
 
 struct CancelMsg {
@@ -74,6 +88,13 @@ struct FailedMsg {
   Outcome outcome = Outcome::kCrash;  // crash | fatal | timeout | preempted
   std::string message;
   int64_t end_step = 0;
+  int rank = -1;  // world rank of the member that reports (each member reports its own error)
+};
+
+struct HeartbeatMsg {
+  int64_t attempt_id = 0;
+  int rank = 0;
+  bool left = false;  // the member's last message of the assignment: it is back in its idle loop
 };
 
 struct ShutdownMsg {
@@ -86,6 +107,7 @@ std::string Encode(const ProgressMsg& m);
 std::string Encode(const ResultMsg& m);
 std::string Encode(const FailedMsg& m);
 std::string Encode(const ShutdownMsg& m);
+std::string Encode(const HeartbeatMsg& m);
 // Decoders throw std::runtime_error on malformed input.
 AssignMsg DecodeAssign(const std::string& s);
 CancelMsg DecodeCancel(const std::string& s);
@@ -93,5 +115,6 @@ ProgressMsg DecodeProgress(const std::string& s);
 ResultMsg DecodeResult(const std::string& s);
 FailedMsg DecodeFailed(const std::string& s);
 ShutdownMsg DecodeShutdown(const std::string& s);
+HeartbeatMsg DecodeHeartbeat(const std::string& s);
 
 }  // namespace revsweep

@@ -119,6 +119,7 @@ RunOptions ParseRun(const Reporter& reporter, const YAML::Node& key, const YAML:
   run.retries_crash = static_cast<int>(GetInt(values, "retries_crash"));
   run.retries_timeout = static_cast<int>(GetInt(values, "retries_timeout"));
   run.trial_timeout_s = GetDouble(values, "trial_timeout_s");
+  run.heartbeat_timeout_s = GetDouble(values, "heartbeat_timeout_s");
   run.status_bind = GetString(values, "status_bind");
   run.status_port = static_cast<int>(GetInt(values, "status_port"));
   run.progress_every_s = GetDouble(values, "progress_every_s");

@@ -93,15 +93,16 @@ TrialConfig MakeTrialConfig(const Settings& settings);
 
 // Sweep-level settings that are not part of any trial.
 struct RunOptions {
-  std::string store;        // default runs/revsweep.db
-  std::string run_root;     // default runs/  (run dir is <run_root>/<sweep name>)
-  int retries_crash;        // default 2
-  int retries_timeout;      // default 1
-  double trial_timeout_s;   // 0 = none
-  std::string status_bind;  // default 127.0.0.1
-  int status_port;          // 0 = chosen by the OS
-  double progress_every_s;  // default 2
-  double bucket_mb;         // gradient bucket size, default 25
+  std::string store;           // default runs/revsweep.db
+  std::string run_root;        // default runs/  (run dir is <run_root>/<sweep name>)
+  int retries_crash;           // default 2
+  int retries_timeout;         // default 1
+  double trial_timeout_s;      // 0 = none
+  double heartbeat_timeout_s;  // default 120: a silent rank fails its group
+  std::string status_bind;     // default 127.0.0.1
+  int status_port;             // 0 = chosen by the OS
+  double progress_every_s;     // default 2
+  double bucket_mb;            // gradient bucket size, default 25
 };
 
 struct SweepConfig {

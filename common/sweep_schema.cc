@@ -129,6 +129,8 @@ std::vector<SchemaEntry> BuildRunSchema() {
       Int("retries_crash", 2, 0, 1000, "retries after a crashed trial"),
       Int("retries_timeout", 1, 0, 1000, "retries after a timed-out trial"),
       Dbl("trial_timeout_s", 0, 0, 1e9, "wall-clock limit per trial; 0 = none"),
+      Dbl("heartbeat_timeout_s", 120, 1, 1e6,
+          "a rank silent this long (stopped, dead, hung) fails its group and ends the job"),
       Str("status_bind", "127.0.0.1", {}, "address of the status HTTP server"),
       Int("status_port", 0, 0, 65535, "port of the status server; 0 = chosen by the OS"),
       Dbl("progress_every_s", 2, 0.1, 3600, "progress report period"),

@@ -8,39 +8,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <set>
 #include <thread>
 
-#include "common/messages.h"
-#include "common/results_store.h"
 #include "common/trial_data.h"
 #include "common/user_error.h"
 #include "scheduler/job_liveness.h"
-#include "scheduler/placement_policy.h"
+#include "scheduler/mpi_transport.h"
 #include "scheduler/retry_policy.h"
 #include "scheduler/status_report.h"
 #include "scheduler/status_server.h"
 
 namespace revsweep {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-void Send(MPI_Comm comm, int dest, int tag, const std::string& text) {
-  MPI_Send(text.data(), static_cast<int>(text.size()), MPI_CHAR, dest, tag, comm);
-}
-
-struct Running {
-  std::string trial_id;
-  int64_t attempt_id;
-  std::vector<int> ranks;
-  Clock::time_point started;
-  bool cancel_sent = false;
-  double cost = 0;
-};
 
 // Step of the newest checkpoint file in `dir` (0 when none); checksums are the worker's job.
 int64_t NewestCheckpointStepOnDisk(const std::string& dir) {
@@ -54,321 +33,466 @@ int64_t NewestCheckpointStepOnDisk(const std::string& dir) {
   return best;
 }
 
-class Coordinator {
- public:
-  explicit Coordinator(const CoordinatorOptions& o) : o_(o), store_(o.store_path) {
-    MPI_Comm_size(o.comm, &world_size_);
-    job_id_ = CurrentJobId();
-    if (const char* r = getenv("SLURM_RESTART_COUNT")) slurm_restart_ = std::atoi(r);
-    // Ranks r and r' share a node when r / n == r' / n (block distribution, as mpirun and
-    // srun place ranks by default).
-    if (const char* n = getenv("SLURM_NTASKS_PER_NODE"))
-      ranks_per_node_ = std::atoi(n);
-    else if (const char* l = getenv("OMPI_COMM_WORLD_LOCAL_SIZE"))
-      ranks_per_node_ = std::atoi(l);
-  }
+std::string RankList(const std::vector<int>& r) {
+  std::string s;
+  for (int x : r) s += (s.empty() ? "" : ",") + std::to_string(x);
+  return s;
+}
 
-  // Trials assigned to ranks and not yet reported back.
-  bool HasRunning() const { return !running_.empty(); }
+double SteadySeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
-  int Run() {
-    if (!store_.HasSweep(o_.sweep))
-      throw UserError(
-          o_.store_path, 0, 0, "",
-          "no sweep named '" + o_.sweep + "' in this store (run `revsweep prepare` first)");
-    SweepConfig cfg = ParseSweepConfig(store_.SweepYaml(o_.sweep), o_.sweep + ".yaml");
-    run_ = cfg.run;
-    run_dir_ = store_.SweepRunDir(o_.sweep);
-    cache_dir_ = run_dir_ + "/../cache";
-    for (const TrialConfig& t : cfg.trials) trials_[t.id] = t;
-
-    StartStatusServer();
-    int lost = store_.RecoverLost([&](const std::string& j) { return JobAlive(j, job_id_); });
-    if (lost > 0) Log("recovered %d attempt(s) left running by a job that is gone", lost);
-
-    for (int r = 0; r < world_size_; ++r) free_.insert(r);
-    int comm_tag = 1000;
-    auto last_flush = Clock::now();
-    bool stopping = false;
-    for (;;) {
-      bool busy = false;
-      if (!stopping && ((o_.stop && o_.stop->load()) || preempted_seen_)) {
-        stopping = true;
-        Log("signal received: running trials checkpoint and stop; requeue to continue");
-        // Groups whose ranks did not see the signal themselves stop too.
-        for (auto& [id, r] : running_) {
-          if (r.cancel_sent) continue;
-          Send(o_.comm, r.ranks.front(), kTagCancel, Encode(CancelMsg{id, "preempted"}));
-          r.cancel_sent = true;
-        }
-      }
-      if (!stopping && dirty_ && !free_.empty()) {
-        dirty_ = false;
-        std::vector<PendingTrial> pending = PendingTrials();
-        if (!pending.empty()) {
-          ClusterSnapshot snap;
-          snap.free_ranks.assign(free_.begin(), free_.end());
-          snap.world_size = world_size_;
-          snap.ranks_per_node = ranks_per_node_;
-          for (const auto& [id, r] : running_) {
-            double frac = 0;
-            auto p = progress_seen_.find(id);
-            if (p != progress_seen_.end() && p->second.total_steps > 0)
-              frac = static_cast<double>(p->second.step) / p->second.total_steps;
-            snap.running.push_back({r.ranks, r.cost / r.ranks.size() * (1 - frac)});
-          }
-          for (const Assignment& a : Place(o_.policy, pending, snap)) {
-            const TrialConfig& t = trials_.at(a.trial_id);
-            int number = static_cast<int>(store_.Attempts(a.trial_id).size()) + 1;
-            const std::string ckpt_dir = run_dir_ + "/trials/" + a.trial_id + "/checkpoints";
-            int64_t attempt = store_.StartAttempt(a.trial_id, job_id_, slurm_restart_,
-                                                  static_cast<int>(a.ranks.size()),
-                                                  NewestCheckpointStepOnDisk(ckpt_dir));
-            if (attempt == 0) continue;  // another job sharing the store claimed it
-            AssignMsg m;
-            m.trial_id = a.trial_id;
-            m.settings_json = SettingsToJson(t.settings);
-            m.task_path = TaskCachePath(t, cache_dir_);
-            m.checkpoint_dir = ckpt_dir;
-            m.attempt_id = attempt;
-            m.attempt_number = number;
-            m.ranks = a.ranks;
-            m.comm_tag = comm_tag++;
-            m.bucket_mb = run_.bucket_mb;
-            m.progress_every_s = run_.progress_every_s;
-            std::string text = Encode(m);
-            for (int r : a.ranks) {
-              free_.erase(r);
-              Send(o_.comm, r, kTagAssign, text);
-            }
-            double cost = 0;
-            for (const auto& p : pending)
-              if (p.id == a.trial_id) cost = p.cost;
-            running_[a.trial_id] = {a.trial_id, attempt, a.ranks, Clock::now(), false, cost};
-            Log("start %s on rank%s %s (attempt %d)", a.trial_id.c_str(),
-                a.ranks.size() > 1 ? "s" : "", RankList(a.ranks).c_str(), number);
-            busy = true;
-          }
-        }
-      }
-      busy |= Receive();
-      // Timeouts: ask the group to checkpoint and stop; it reports Failed{timeout}.
-      if (run_.trial_timeout_s > 0) {
-        for (auto& [id, r] : running_) {
-          double age = std::chrono::duration<double>(Clock::now() - r.started).count();
-          if (!r.cancel_sent && age > run_.trial_timeout_s) {
-            Send(o_.comm, r.ranks.front(), kTagCancel, Encode(CancelMsg{id, "timeout"}));
-            r.cancel_sent = true;
-          }
-        }
-      }
-      if (std::chrono::duration<double>(Clock::now() - last_flush).count() >=
-          run_.progress_every_s) {
-        FlushProgress();
-        RefreshStatus();
-        last_flush = Clock::now();
-      }
-      if (running_.empty() && (stopping || PendingTrials().empty())) break;
-      if (running_.empty()) dirty_ = true;
-      if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    FlushProgress();
-    RefreshStatus();
-    if (server_) server_->Stop();
-    auto counts = store_.CountByState(o_.sweep);
-    int code = stopping ? kExitRequeue : (counts["failed"] > 0 ? kExitFailure : kExitOk);
-    Log("%s: %d done, %d failed, %d pending", stopping ? "stopped for requeue" : "sweep finished",
-        counts["done"], counts["failed"], counts["pending"]);
-    return code;
-  }
-
- private:
-  void Log(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
-    if (o_.quiet) return;
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "[coordinator] ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-  }
-
-  static std::string RankList(const std::vector<int>& r) {
-    std::string s;
-    for (int x : r) s += (s.empty() ? "" : ",") + std::to_string(x);
-    return s;
-  }
-
-  std::vector<PendingTrial> PendingTrials() {
-    std::vector<PendingTrial> out;
-    // Narrow rows: this runs whenever a group frees up, and must stay cheap at 100k trials.
-    std::vector<TrialStateRow> rows = store_.TrialStates(o_.sweep);
-    std::sort(rows.begin(), rows.end(),
-              [](const TrialStateRow& a, const TrialStateRow& b) { return a.ord < b.ord; });
-    for (const TrialStateRow& row : rows) {
-      if (row.state != TrialState::kPending || running_.count(row.id)) continue;
-      auto it = trials_.find(row.id);
-      if (it == trials_.end()) continue;
-      int k = it->second.resources.group_size;
-      if (k > world_size_) {
-        // Can never run in this world: fail it with a message rather than wait forever.
-        int64_t a = store_.StartAttempt(row.id, job_id_, slurm_restart_, 0, 0);
-        if (a)
-          store_.EndAttempt(a, Outcome::kFatal,
-                            "resources.group_size " + std::to_string(k) + " exceeds the " +
-                                std::to_string(world_size_) + " ranks of this job",
-                            TrialState::kFailed, 0);
-        continue;
-      }
-      out.push_back({row.id, row.cost, k, 0});
-    }
-    return out;
-  }
-
-  bool Receive() {
-    bool any = false;
-    for (;;) {
-      int flag = 0;
-      MPI_Status st;
-      // Probe our three tags only: Assign/Shutdown to rank 0 belong to its worker thread.
-      for (int tag : {kTagResult, kTagFailed, kTagProgress}) {
-        MPI_Iprobe(MPI_ANY_SOURCE, tag, o_.comm, &flag, &st);
-        if (flag) break;
-      }
-      if (!flag) return any;
-      int n = 0;
-      MPI_Get_count(&st, MPI_CHAR, &n);
-      std::string text(static_cast<size_t>(n), '\0');
-      MPI_Recv(text.data(), n, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, o_.comm, MPI_STATUS_IGNORE);
-      any = true;
-      if (st.MPI_TAG == kTagProgress) {
-        ProgressMsg m = DecodeProgress(text);
-        if (m.start_step >= 0) {
-          store_.SetAttemptStartStep(m.attempt_id, m.start_step);
-          continue;
-        }
-        m.row.updated_at =
-            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-                .count();
-        progress_[m.row.trial_id] = m.row;
-        progress_seen_[m.row.trial_id] = m.row;
-        for (const auto& [s, l] : m.curve) curve_.emplace_back(m.row.trial_id, s, l);
-      } else if (st.MPI_TAG == kTagResult) {
-        ResultMsg m = DecodeResult(text);
-        FlushProgress();
-        bool wrote = store_.FinishTrial(m.trial_id, m.attempt_id, m.metrics, m.params, m.end_step);
-        Log("done  %s%s", m.trial_id.c_str(), wrote ? "" : " (already recorded; ignored)");
-        Release(m.trial_id);
-      } else {
-        FailedMsg m = DecodeFailed(text);
-        FlushProgress();
-        auto past = store_.AttemptOutcomes(m.trial_id);
-        past[Outcome::kRunning] = 0;
-        TrialState next = NextStateAfter(m.outcome, past, run_);
-        store_.EndAttempt(m.attempt_id, m.outcome, m.message, next, m.end_step);
-        Log("%s %s: %s -> %s", OutcomeName(m.outcome), m.trial_id.c_str(), m.message.c_str(),
-            TrialStateName(next));
-        Release(m.trial_id);
-        // A rank saw SIGTERM/SIGUSR2 (under Slurm signals may reach tasks one by one): the job
-        // is going away, so stop assigning and let the whole job checkpoint and requeue,
-        // rather than handing the trial back to a rank that will stop again.
-        if (m.outcome == Outcome::kPreempted) preempted_seen_ = true;
-      }
-    }
-  }
-
-  // The status server (read-only HTTP) serves strings cached here; it never touches the
-  // store, which only this thread uses.
-  void StartStatusServer() {
-    auto provider = [this](int which) {
-      return [this, which]() {
-        std::lock_guard<std::mutex> lock(status_mu_);
-        return status_cache_[which];
-      };
-    };
-    RefreshStatus();
-    try {
-      server_ = std::make_unique<StatusServer>(run_.status_bind, run_.status_port, provider(0),
-                                               provider(1), provider(2));
-      server_->Start();
-      WritePortFile(run_dir_, run_.status_bind, server_->port());
-      Log("status: http://%s:%d/status", run_.status_bind.c_str(), server_->port());
-    } catch (const std::exception& e) {
-      Log("status server not started: %s", e.what());
-      server_.reset();
-    }
-  }
-
-  void RefreshStatus() {
-    try {
-      double now =
-          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-              .count();
-      StatusSnapshot snap = TakeSnapshot(store_, o_.sweep, now, SnapshotDetail::kActive);
-      std::string a = StatusJson(snap), b, c = PrometheusMetrics(snap);
-      // /trials reads every trial with its settings, seconds at 100k trials: refresh it at
-      // most every 20x its own cost, so it takes <= ~5% of this thread (and every time for
-      // small sweeps).
-      const auto t0 = Clock::now();
-      if (t0 >= next_trials_refresh_) {
-        b = TrialsJson(TakeSnapshot(store_, o_.sweep, now, SnapshotDetail::kAll));
-        next_trials_refresh_ = Clock::now() + 20 * (Clock::now() - t0);
-      }
-      std::lock_guard<std::mutex> lock(status_mu_);
-      status_cache_[0] = std::move(a);
-      if (!b.empty()) status_cache_[1] = std::move(b);
-      status_cache_[2] = std::move(c);
-    } catch (const std::exception& e) {
-      Log("status refresh failed: %s", e.what());
-    }
-  }
-
-  void Release(const std::string& trial_id) {
-    auto it = running_.find(trial_id);
-    if (it == running_.end()) return;
-    for (int r : it->second.ranks) free_.insert(r);
-    running_.erase(it);
-    dirty_ = true;
-  }
-
-  void FlushProgress() {
-    if (progress_.empty() && curve_.empty()) return;
-    std::vector<ProgressRow> rows;
-    for (auto& [id, r] : progress_) rows.push_back(r);
-    store_.WriteProgress(rows, curve_);
-    progress_.clear();
-    curve_.clear();
-  }
-
-  CoordinatorOptions o_;
-  ResultsStore store_;
-  RunOptions run_;
-  std::string run_dir_, cache_dir_, job_id_;
-  int slurm_restart_ = 0;
-  bool dirty_ = true;  // pending trials or free ranks changed since the last placement
-  bool preempted_seen_ = false;
-  int world_size_ = 1;
-  std::map<std::string, TrialConfig> trials_;
-  std::set<int> free_;
-  std::map<std::string, Running> running_;
-  std::map<std::string, ProgressRow> progress_;       // not yet written to the store
-  std::map<std::string, ProgressRow> progress_seen_;  // latest per trial (placement estimates)
-  int ranks_per_node_ = 0;
-  std::mutex status_mu_;
-  std::string status_cache_[3] = {"{}", "[]", ""};
-  Clock::time_point next_trials_refresh_{};
-  std::unique_ptr<StatusServer> server_;
-  std::vector<std::tuple<std::string, int64_t, double>> curve_;
-};
+double WallSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 }  // namespace
 
+Coordinator::Coordinator(const CoordinatorOptions& o, CoordinatorDeps deps)
+    : o_(o), deps_(std::move(deps)), net_(*deps_.transport), store_(*deps_.store) {
+  if (!deps_.now_s) deps_.now_s = SteadySeconds;
+  if (deps_.job_id.empty()) deps_.job_id = CurrentJobId();
+  if (!deps_.job_alive) {
+    const std::string self = deps_.job_id;
+    deps_.job_alive = [self](const std::string& j) { return JobAlive(j, self); };
+  }
+  world_size_ = net_.WorldSize();
+}
+
+Coordinator::~Coordinator() {
+  if (server_) server_->Stop();
+}
+
+bool Coordinator::HasRunning() const {
+  for (const auto& [id, r] : running_)
+    if (!r.recorded) return true;
+  return false;
+}
+
+void Coordinator::Log(const char* fmt, ...) {
+  if (o_.quiet) return;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "[coordinator] ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+}
+
+void Coordinator::Start() {
+  if (!store_.HasSweep(o_.sweep))
+    throw UserError(
+        o_.store_path, 0, 0, "",
+        "no sweep named '" + o_.sweep + "' in this store (run `revsweep prepare` first)");
+  SweepConfig cfg = ParseSweepConfig(store_.SweepYaml(o_.sweep), o_.sweep + ".yaml");
+  run_ = cfg.run;
+  run_dir_ = store_.SweepRunDir(o_.sweep);
+  cache_dir_ = run_dir_ + "/../cache";
+  for (const TrialConfig& t : cfg.trials) trials_[t.id] = t;
+
+  if (deps_.status_server) StartStatusServer();
+  int lost = store_.RecoverLost(deps_.job_alive);
+  if (lost > 0) Log("recovered %d attempt(s) left running by a job that is gone", lost);
+  for (int r = 0; r < world_size_; ++r) free_.insert(r);
+  last_flush_ = Now();
+}
+
+int Coordinator::Run() {
+  Start();
+  for (;;) {
+    bool busy = false;
+    if (!Step(&busy)) break;
+    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return Finish();
+}
+
+bool Coordinator::Step(bool* busy_out) {
+  bool busy = false;
+  if (!stopping_ && ((o_.stop && o_.stop->load()) || preempted_seen_)) {
+    stopping_ = true;
+    Log("signal received: running trials checkpoint and stop; requeue to continue");
+    // Groups whose ranks did not see the signal themselves stop too.
+    CancelAll("preempted");
+  }
+  if (!stopping_ && dirty_ && !free_.empty()) busy |= PlacePending();
+  busy |= Receive();
+  CheckTimeouts();
+  if (Now() - last_flush_ >= run_.progress_every_s) {
+    FlushProgress();
+    RefreshStatus();
+    last_flush_ = Now();
+  }
+  if (busy_out) *busy_out = busy;
+  if (!HasRunning()) {
+    // Broken ranks never leave: once every attempt is recorded, nothing else will come.
+    if (stopping_) return false;
+    if (PendingTrials().empty()) return false;
+    dirty_ = true;
+  }
+  return true;
+}
+
+int Coordinator::Finish() {
+  FlushProgress();
+  RefreshStatus();
+  if (server_) server_->Stop();
+  server_.reset();
+  auto counts = store_.CountByState(o_.sweep);
+  int code = stopping_ ? kExitRequeue : (counts["failed"] > 0 ? kExitFailure : kExitOk);
+  Log("%s: %d done, %d failed, %d pending", stopping_ ? "stopped for requeue" : "sweep finished",
+      counts["done"], counts["failed"], counts["pending"]);
+  if (!broken_.empty()) {
+    std::vector<int> b(broken_.begin(), broken_.end());
+    Log("ranks %s are stuck in a broken group: ending the world with exit %d so the job is "
+        "requeued with every rank healthy",
+        RankList(b).c_str(), kExitRequeue);
+    fflush(stderr);
+    net_.Abort(kExitRequeue);
+  }
+  std::string text = Encode(ShutdownMsg{code});
+  for (int r = 0; r < world_size_; ++r) net_.Send(r, kTagShutdown, text);
+  return code;
+}
+
+std::vector<PendingTrial> Coordinator::PendingTrials() {
+  std::vector<PendingTrial> out;
+  // Narrow rows: this runs whenever a group frees up, and must stay cheap at 100k trials.
+  std::vector<TrialStateRow> rows = store_.TrialStates(o_.sweep);
+  std::sort(rows.begin(), rows.end(),
+            [](const TrialStateRow& a, const TrialStateRow& b) { return a.ord < b.ord; });
+  for (const TrialStateRow& row : rows) {
+    if (row.state != TrialState::kPending || running_.count(row.id)) continue;
+    auto it = trials_.find(row.id);
+    if (it == trials_.end()) continue;
+    int k = it->second.resources.group_size;
+    if (k > world_size_) {
+      // Can never run in this world: fail it with a message rather than wait forever.
+      int64_t a = store_.StartAttempt(row.id, deps_.job_id, deps_.slurm_restart, 0, 0);
+      if (a)
+        store_.EndAttempt(a, Outcome::kFatal,
+                          "resources.group_size " + std::to_string(k) + " exceeds the " +
+                              std::to_string(world_size_) + " ranks of this job",
+                          TrialState::kFailed, 0);
+      continue;
+    }
+    out.push_back({row.id, row.cost, k, 0});
+  }
+  return out;
+}
+
+bool Coordinator::PlacePending() {
+  dirty_ = false;
+  std::vector<PendingTrial> pending = PendingTrials();
+  if (pending.empty()) return false;
+  ClusterSnapshot snap;
+  snap.free_ranks.assign(free_.begin(), free_.end());
+  snap.world_size = world_size_;
+  snap.ranks_per_node = deps_.ranks_per_node;
+  for (const auto& [id, r] : running_) {
+    if (r.recorded) continue;
+    double frac = 0;
+    auto p = progress_seen_.find(id);
+    if (p != progress_seen_.end() && p->second.total_steps > 0)
+      frac = static_cast<double>(p->second.step) / p->second.total_steps;
+    snap.running.push_back({r.ranks, r.cost / r.ranks.size() * (1 - frac)});
+  }
+  bool busy = false;
+  for (const Assignment& a : Place(o_.policy, pending, snap)) {
+    const TrialConfig& t = trials_.at(a.trial_id);
+    int number = static_cast<int>(store_.Attempts(a.trial_id).size()) + 1;
+    const std::string ckpt_dir = run_dir_ + "/trials/" + a.trial_id + "/checkpoints";
+    int64_t attempt =
+        store_.StartAttempt(a.trial_id, deps_.job_id, deps_.slurm_restart,
+                            static_cast<int>(a.ranks.size()), NewestCheckpointStepOnDisk(ckpt_dir));
+    if (attempt == 0) continue;  // another job sharing the store claimed it
+    AssignMsg m;
+    m.trial_id = a.trial_id;
+    m.settings_json = SettingsToJson(t.settings);
+    m.task_path = TaskCachePath(t, cache_dir_);
+    m.checkpoint_dir = ckpt_dir;
+    m.attempt_id = attempt;
+    m.attempt_number = number;
+    m.ranks = a.ranks;
+    m.comm_tag = comm_tag_++;
+    m.bucket_mb = run_.bucket_mb;
+    m.progress_every_s = run_.progress_every_s;
+    m.heartbeat_every_s = run_.heartbeat_timeout_s / 4;
+    const std::string text = Encode(m);
+    const double now = Now();
+    for (int r : a.ranks) {
+      free_.erase(r);
+      last_beat_[r] = now;
+      net_.Send(r, kTagAssign, text);
+    }
+    double cost = 0;
+    for (const auto& p : pending)
+      if (p.id == a.trial_id) cost = p.cost;
+    Running run;
+    run.trial_id = a.trial_id;
+    run.attempt_id = attempt;
+    run.ranks = a.ranks;
+    run.started = now;
+    run.cost = cost;
+    running_[a.trial_id] = std::move(run);
+    by_attempt_[attempt] = a.trial_id;
+    Log("start %s on rank%s %s (attempt %d)", a.trial_id.c_str(), a.ranks.size() > 1 ? "s" : "",
+        RankList(a.ranks).c_str(), number);
+    busy = true;
+  }
+  return busy;
+}
+
+bool Coordinator::Receive() {
+  bool any = false;
+  while (std::optional<Envelope> e = net_.TryReceive()) {
+    any = true;
+    last_beat_[e->source] = Now();
+    if (e->tag == kTagHeartbeat) {
+      // A heartbeat says "still here"; the last one of an assignment says "left the group".
+      HeartbeatMsg h = DecodeHeartbeat(e->text);
+      if (h.left) OnLeft(e->source, h.attempt_id);
+    } else if (e->tag == kTagProgress) {
+      ProgressMsg m = DecodeProgress(e->text);
+      if (m.start_step >= 0) {
+        store_.SetAttemptStartStep(m.attempt_id, m.start_step);
+        continue;
+      }
+      m.row.updated_at = WallSeconds();
+      progress_[m.row.trial_id] = m.row;
+      progress_seen_[m.row.trial_id] = m.row;
+      for (const auto& [s, l] : m.curve) curve_.emplace_back(m.row.trial_id, s, l);
+    } else if (e->tag == kTagResult) {
+      ResultMsg m = DecodeResult(e->text);
+      FlushProgress();
+      // Recorded even when a member's failure was recorded first (it failed after the last
+      // collective): the leader only sends a result computed by the whole group.
+      bool wrote = store_.FinishTrial(m.trial_id, m.attempt_id, m.metrics, m.params, m.end_step);
+      Log("done  %s%s", m.trial_id.c_str(), wrote ? "" : " (already recorded; ignored)");
+      auto it = running_.find(m.trial_id);
+      if (it != running_.end() && it->second.attempt_id == m.attempt_id) {
+        it->second.recorded = true;
+        it->second.recorded_at = Now();
+      }
+    } else if (e->tag == kTagFailed) {
+      OnFailed(e->source, DecodeFailed(e->text));
+    }
+  }
+  Retire();
+  return any;
+}
+
+void Coordinator::Record(Running& r, Outcome outcome, const std::string& message,
+                         int64_t end_step) {
+  if (r.recorded) return;
+  FlushProgress();
+  auto past = store_.AttemptOutcomes(r.trial_id);
+  past[Outcome::kRunning] = 0;
+  TrialState next = NextStateAfter(outcome, past, run_);
+  store_.EndAttempt(r.attempt_id, outcome, message, next, end_step);
+  Log("%s %s: %s -> %s", OutcomeName(outcome), r.trial_id.c_str(), message.c_str(),
+      TrialStateName(next));
+  r.recorded = true;
+  r.recorded_at = Now();
+}
+
+void Coordinator::OnFailed(int source, const FailedMsg& m) {
+  auto it = running_.find(m.trial_id);
+  if (it == running_.end() || it->second.attempt_id != m.attempt_id) {
+    Log("ignored a failure report for %s attempt %lld (not running)", m.trial_id.c_str(),
+        static_cast<long long>(m.attempt_id));
+    return;
+  }
+  Running& r = it->second;
+  const bool leader = source == r.ranks.front();
+  std::string message = m.message;
+  if (!leader) message = "rank " + std::to_string(source) + ": " + message;
+  Record(r, m.outcome, message, m.end_step);
+  // A rank saw SIGTERM/SIGUSR2 (under Slurm signals may reach tasks one by one): the job
+  // is going away, so stop assigning and let the whole job checkpoint and requeue,
+  // rather than handing the trial back to a rank that will stop again.
+  if (m.outcome == Outcome::kPreempted) preempted_seen_ = true;
+}
+
+void Coordinator::OnLeft(int source, int64_t attempt_id) {
+  auto a = by_attempt_.find(attempt_id);
+  if (a == by_attempt_.end()) return;
+  running_.at(a->second).left.insert(source);
+}
+
+void Coordinator::Break(Running& r, const std::string& why) {
+  std::vector<int> stuck;
+  for (int rank : r.ranks) {
+    if (r.left.count(rank)) continue;
+    stuck.push_back(rank);
+  }
+  // The whole group is retired, not only the stuck members: the one that failed may sit on a
+  // bad node or GPU.
+  for (int rank : r.ranks) {
+    broken_.insert(rank);
+    free_.erase(rank);
+  }
+  Log("group %s of %s is broken (%s); stuck rank(s) %s: stopping the job",
+      RankList(r.ranks).c_str(), r.trial_id.c_str(), why.c_str(), RankList(stuck).c_str());
+  // The stuck members will never leave: count them as gone so the attempt can be retired.
+  for (int rank : r.ranks) r.left.insert(rank);
+  if (!stopping_) {
+    stopping_ = true;
+    CancelAll("preempted");
+  }
+}
+
+void Coordinator::CheckTimeouts() {
+  const double now = Now();
+  const double beat = run_.heartbeat_timeout_s;
+  for (auto& [id, r] : running_) {
+    if (r.left.size() == r.ranks.size()) continue;
+    // A member silent for the heartbeat timeout: stopped, dead, or its process hung.
+    for (int rank : r.ranks) {
+      if (r.left.count(rank)) continue;
+      const double silent = now - last_beat_[rank];
+      if (silent > beat) {
+        const std::string why =
+            "rank " + std::to_string(rank) + " silent for " + std::to_string(int(silent)) + " s";
+        Record(r, Outcome::kCrash, why, 0);
+        Break(r, why);
+        break;
+      }
+    }
+    if (r.left.size() == r.ranks.size()) continue;
+    // Outcome known, some members still in the group past the heartbeat timeout: they are
+    // blocked in a collective with the member that failed.
+    if (r.recorded && now - r.recorded_at > beat) {
+      Break(r, "members did not leave the group " + std::to_string(int(beat)) +
+                   " s after its outcome was recorded");
+      continue;
+    }
+    // A Cancel (timeout, preemption) the group did not act on within the heartbeat timeout.
+    if (!r.recorded && r.cancel_sent && now - r.cancel_at > beat) {
+      const std::string why =
+          "did not stop within " + std::to_string(int(beat)) + " s of being cancelled";
+      Record(r, Outcome::kTimeout, why, 0);
+      Break(r, why);
+      continue;
+    }
+    if (run_.trial_timeout_s > 0 && !r.cancel_sent && now - r.started > run_.trial_timeout_s) {
+      // Ask the group to checkpoint and stop; it reports Failed{timeout}.
+      net_.Send(r.ranks.front(), kTagCancel, Encode(CancelMsg{id, "timeout"}));
+      r.cancel_sent = true;
+      r.cancel_at = now;
+    }
+  }
+  Retire();
+}
+
+void Coordinator::Retire() {
+  // An attempt is over once every member has left the group (or is written off as stuck). Its
+  // ranks are free again only then, and never when the group broke.
+  for (auto it = running_.begin(); it != running_.end();) {
+    Running& r = it->second;
+    if (r.left.size() != r.ranks.size()) {
+      ++it;
+      continue;
+    }
+    if (!r.recorded) {
+      // Every member went back to idle and nobody reported: a protocol bug, but the trial
+      // must not stay running forever.
+      Record(r, Outcome::kCrash, "the group ended without reporting a result", 0);
+    }
+    for (int rank : r.ranks)
+      if (!broken_.count(rank)) free_.insert(rank);
+    by_attempt_.erase(r.attempt_id);
+    it = running_.erase(it);
+    dirty_ = true;
+  }
+}
+
+void Coordinator::CancelAll(const char* reason) {
+  for (auto& [id, r] : running_) {
+    if (r.cancel_sent || r.recorded) continue;
+    net_.Send(r.ranks.front(), kTagCancel, Encode(CancelMsg{id, reason}));
+    r.cancel_sent = true;
+    r.cancel_at = Now();
+  }
+}
+
+// The status server (read-only HTTP) serves strings cached here; it never touches the
+// store, which only this thread uses.
+void Coordinator::StartStatusServer() {
+  auto provider = [this](int which) {
+    return [this, which]() {
+      std::lock_guard<std::mutex> lock(status_mu_);
+      return status_cache_[which];
+    };
+  };
+  RefreshStatus();
+  try {
+    server_ = std::make_unique<StatusServer>(run_.status_bind, run_.status_port, provider(0),
+                                             provider(1), provider(2));
+    server_->Start();
+    WritePortFile(run_dir_, run_.status_bind, server_->port());
+    Log("status: http://%s:%d/status", run_.status_bind.c_str(), server_->port());
+  } catch (const std::exception& e) {
+    Log("status server not started: %s", e.what());
+    server_.reset();
+  }
+}
+
+void Coordinator::RefreshStatus() {
+  if (!deps_.status_server) return;
+  try {
+    const double now = WallSeconds();
+    StatusSnapshot snap = TakeSnapshot(store_, o_.sweep, now, SnapshotDetail::kActive);
+    std::string a = StatusJson(snap), b, c = PrometheusMetrics(snap);
+    // /trials reads every trial with its settings, seconds at 100k trials: refresh it at
+    // most every 20x its own cost, so it takes <= ~5% of this thread (and every time for
+    // small sweeps).
+    const auto t0 = std::chrono::steady_clock::now();
+    if (t0 >= next_trials_refresh_) {
+      b = TrialsJson(TakeSnapshot(store_, o_.sweep, now, SnapshotDetail::kAll));
+      next_trials_refresh_ =
+          std::chrono::steady_clock::now() + 20 * (std::chrono::steady_clock::now() - t0);
+    }
+    std::lock_guard<std::mutex> lock(status_mu_);
+    status_cache_[0] = std::move(a);
+    if (!b.empty()) status_cache_[1] = std::move(b);
+    status_cache_[2] = std::move(c);
+  } catch (const std::exception& e) {
+    Log("status refresh failed: %s", e.what());
+  }
+}
+
+void Coordinator::FlushProgress() {
+  if (progress_.empty() && curve_.empty()) return;
+  std::vector<ProgressRow> rows;
+  for (auto& [id, r] : progress_) rows.push_back(r);
+  store_.WriteProgress(rows, curve_);
+  progress_.clear();
+  curve_.clear();
+}
+
+// ---- MPI entry point ----------------------------------------------------------------------------
+
 int RunCoordinator(const CoordinatorOptions& options) {
   int code = kExitFailure;
+  MpiTransport net(options.comm, options.report_comm);
+  std::unique_ptr<ResultsStore> store;
   std::unique_ptr<Coordinator> c;
   try {
-    c = std::make_unique<Coordinator>(options);
-    code = c->Run();
+    store = std::make_unique<ResultsStore>(options.store_path);
+    CoordinatorDeps deps;
+    deps.transport = &net;
+    deps.store = store.get();
+    if (const char* r = getenv("SLURM_RESTART_COUNT")) deps.slurm_restart = std::atoi(r);
+    // Ranks r and r' share a node when r / n == r' / n (block distribution, as mpirun and
+    // srun place ranks by default).
+    if (const char* n = getenv("SLURM_NTASKS_PER_NODE"))
+      deps.ranks_per_node = std::atoi(n);
+    else if (const char* l = getenv("OMPI_COMM_WORLD_LOCAL_SIZE"))
+      deps.ranks_per_node = std::atoi(l);
+    c = std::make_unique<Coordinator>(options, std::move(deps));
+    return c->Run();
   } catch (const UserError& e) {
     fprintf(stderr, "revsweep-train: %s\n", e.what());
     code = kExitUserError;
@@ -382,20 +506,18 @@ int RunCoordinator(const CoordinatorOptions& options) {
             e.what(), options.sweep.c_str(), options.store_path.c_str());
     code = kExitFailure;
   }
-  // Run() returns only once no trial is running, so trials still running mean it threw.
+  // Trials still running mean it threw mid-sweep.
   if (c && c->HasRunning()) {
     // Ranks that are training cannot take a Shutdown (they look for it between trials), and
-    // their next message to this coordinator would block in MPI_Send forever: end the whole
-    // world now. Their attempts stay open in the store and the next run recovers them as lost
-    // and resumes them from their checkpoints (under Slurm, the non-zero exit requeues).
+    // their next message to this coordinator would go unanswered: end the whole world now.
+    // Their attempts stay open in the store and the next run recovers them as lost and
+    // resumes them from their checkpoints (under Slurm, the non-zero exit requeues).
     fprintf(stderr, "revsweep-train: ending the world (trials were running)\n");
     fflush(stderr);
-    MPI_Abort(options.comm, code);
+    net.Abort(code);
   }
-  int world = 1;
-  MPI_Comm_size(options.comm, &world);
   std::string text = Encode(ShutdownMsg{code});
-  for (int r = 0; r < world; ++r) Send(options.comm, r, kTagShutdown, text);
+  for (int r = 0; r < net.WorldSize(); ++r) net.Send(r, kTagShutdown, text);
   return code;
 }
 

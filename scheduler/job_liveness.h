@@ -2,19 +2,35 @@
 // attempts left "running" by a dead job back to pending (recorded as lost).
 #pragma once
 
+#include <functional>
 #include <string>
-#include <vector>
+
+#include "scheduler/slurm.h"
 
 namespace revsweep {
 
 // This process's job id: $SLURM_JOB_ID when under Slurm, else "local-<pid>@<host>".
 std::string CurrentJobId();
 
-// False for `self_job` (a requeued Slurm job keeps its id: its old attempts are dead) and for
-// a local job whose process is gone; true while a Slurm job is queued or running.
-bool JobAlive(const std::string& job_id, const std::string& self_job);
+enum class Liveness {
+  kAlive,    // queued, running, suspended, requeued, stopped: its attempts may still report
+  kGone,     // finished, purged, or a local process that no longer exists
+  kUnknown,  // Slurm could not be asked (controller down, squeue failing): not "gone"
+};
 
-// Runs a command (argv, no shell) and returns its stdout; exit status in *status.
-std::string RunCapture(const std::vector<std::string>& argv, int* status);
+struct LivenessProbe {
+  SlurmTools tools;
+  int tries = 3;                            // squeue calls before the answer is "unknown"
+  std::function<void(double seconds)> nap;  // between tries; default sleeps 1 s, then 2 s
+};
+
+// `self_job` is gone (a requeued Slurm job keeps its id: its old attempts are dead). A Slurm
+// job's state comes from QueryJobs and JobInfo::Finished, the one table of Slurm states.
+Liveness CheckJob(const std::string& job_id, const std::string& self_job,
+                  const LivenessProbe& probe = {}, std::string* why = nullptr);
+
+// CheckJob(...) != kGone: attempts of a job that may be alive are never recovered, so a trial
+// is never trained twice at once.
+bool JobAlive(const std::string& job_id, const std::string& self_job);
 
 }  // namespace revsweep

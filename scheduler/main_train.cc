@@ -94,8 +94,10 @@ int main(int argc, char** argv) {
     if (rank == 0) fprintf(stderr, "revsweep-train: MPI lacks MPI_THREAD_MULTIPLE\n");
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
-  MPI_Comm comm;
+  // Two dups: the coordinator talks to workers on one and receives their reports on the other.
+  MPI_Comm comm, report_comm;
   MPI_Comm_dup(MPI_COMM_WORLD, &comm);
+  MPI_Comm_dup(MPI_COMM_WORLD, &report_comm);
   at::set_num_interop_threads(1);
 
   int code = 0;
@@ -104,6 +106,7 @@ int main(int argc, char** argv) {
   revsweep::CoordinatorOptions co;  // outlives the coordinator thread
   if (rank == 0) {
     co.comm = comm;
+    co.report_comm = report_comm;
     co.store_path = store;
     co.sweep = sweep;
     co.policy = policy;
@@ -113,12 +116,14 @@ int main(int argc, char** argv) {
   }
   revsweep::WorkerOptions wo;
   wo.comm = comm;
+  wo.report_comm = report_comm;
   wo.stop = &g_stop;
   code = revsweep::RunWorkerLoop(wo);
   if (rank == 0) {
     coordinator.join();
     code = coordinator_code;
   }
+  MPI_Comm_free(&report_comm);
   MPI_Comm_free(&comm);
   MPI_Finalize();
   // A late SIGUSR2/SIGTERM (a Slurm warning landing after the sweep finished) must not kill

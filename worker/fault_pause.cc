@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <thread>
 
 namespace revsweep {
@@ -16,6 +17,11 @@ bool MaybeFaultPause(const FaultPausePoint& p, int64_t step,
   namespace fs = std::filesystem;
   const fs::path dir(p.dir);
   std::error_code ec;
+  // One-shot: the rename succeeds for one process only, and the retry does not fail again.
+  const std::string fail =
+      "fail.rank" + std::to_string(p.world_rank) + ".step" + std::to_string(step);
+  fs::rename(dir / fail, dir / ("fired." + fail), ec);
+  if (!ec) throw std::runtime_error("injected fault (" + fail + " in train.fault_pause_dir)");
   fs::path control = dir / ("pause.step" + std::to_string(step));
   if (!fs::exists(control, ec)) {
     control = dir / ("pause.after" + std::to_string(step - p.start_step));

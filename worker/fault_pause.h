@@ -9,6 +9,11 @@
 // rename), one line "pid=P trial=ID step=S start_step=S0 attempt=A", and blocks until the
 // control file is removed or the stop flag is raised (SIGTERM/SIGUSR2, a Cancel); then it
 // removes its marker and carries on with the step's stop check, checkpoint and progress.
+//
+// A third control file makes one rank fail, as an out-of-memory or a NCCL error would:
+//   fail.rank<R>.step<S>  world rank R throws std::runtime_error after step S; the file is
+//                         renamed to fired.fail.rank<R>.step<S> first, so it fires once
+// The rank's peers are then left in the next collective with it: the group-failure path.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +30,8 @@ struct FaultPausePoint {
   int64_t start_step = 0;  // the step this attempt resumed from
 };
 
-// Called after a step with the trial's step count `step` (>= 1). Returns true when it paused.
+// Called after a step with the trial's step count `step` (>= 1). Returns true when it paused;
+// throws for a fail control file.
 bool MaybeFaultPause(const FaultPausePoint& p, int64_t step,
                      const std::function<bool()>& stop_requested);
 

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "common/messages.h"
@@ -67,7 +69,43 @@ const TokenizedTask& LoadTask(const std::string& path) {
   return *cache.emplace(path, task).first->second;
 }
 
+// Beats on its own thread while this rank holds an assignment, so a rank blocked in a
+// collective still answers for itself and a stopped or dead one falls silent. The last message
+// says the rank has left the group.
+class Heartbeat {
+ public:
+  Heartbeat(MPI_Comm comm, int64_t attempt_id, int rank, double every_s)
+      : comm_(comm), msg_{attempt_id, rank, false} {
+    const auto period = std::chrono::duration<double>(std::max(every_s, 0.05));
+    thread_ = std::thread([this, period] {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!cv_.wait_for(lock, period, [this] { return done_; }))
+        SendText(comm_, 0, kTagHeartbeat, Encode(msg_));
+    });
+  }
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    msg_.left = true;
+    SendText(comm_, 0, kTagHeartbeat, Encode(msg_));
+  }
+
+ private:
+  MPI_Comm comm_;
+  HeartbeatMsg msg_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
+  // Declared first, so it says "left" only after this rank's report and its group's teardown.
+  Heartbeat heartbeat(o.report_comm, a.attempt_id, world_rank, a.heartbeat_every_s);
   MPI_Group world_group, group;
   MPI_Comm_group(o.comm, &world_group);
   MPI_Group_incl(world_group, static_cast<int>(a.ranks.size()), a.ranks.data(), &group);
@@ -80,6 +118,7 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
   FailedMsg failed;
   failed.trial_id = a.trial_id;
   failed.attempt_id = a.attempt_id;
+  failed.rank = world_rank;
   std::string cancel_reason;
   try {
     TrialConfig trial = MakeTrialConfig(SettingsFromJson(a.settings_json));
@@ -130,14 +169,14 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
       m.attempt_id = a.attempt_id;
       m.row = row;
       m.curve = curve;
-      SendText(o.comm, 0, kTagProgress, Encode(m));
+      SendText(o.report_comm, 0, kTagProgress, Encode(m));
     };
     hooks.on_start = [&](int64_t step) {
       ProgressMsg m;
       m.attempt_id = a.attempt_id;
       m.start_step = step;
       m.row.trial_id = a.trial_id;
-      SendText(o.comm, 0, kTagProgress, Encode(m));
+      SendText(o.report_comm, 0, kTagProgress, Encode(m));
     };
     hooks.on_warning = [&](const std::string& w) {
       fprintf(stderr, "[trial %s] warning: %s\n", a.trial_id.c_str(), w.c_str());
@@ -148,7 +187,7 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
       failed.message = (cancel_reason == "timeout" ? "timed out" : "preempted") +
                        std::string(": checkpoint at step ") + std::to_string(r.end_step);
       failed.end_step = r.end_step;
-      if (leader) SendText(o.comm, 0, kTagFailed, Encode(failed));
+      if (leader) SendText(o.report_comm, 0, kTagFailed, Encode(failed));
     } else if (leader) {
       ResultMsg m;
       m.trial_id = a.trial_id;
@@ -156,22 +195,22 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
       m.metrics = r.metrics;
       m.params = r.params;
       m.end_step = r.end_step;
-      SendText(o.comm, 0, kTagResult, Encode(m));
+      SendText(o.report_comm, 0, kTagResult, Encode(m));
     }
   } catch (const TrialError& e) {
     failed.outcome = e.kind();
     failed.message = e.what();
-    if (leader) SendText(o.comm, 0, kTagFailed, Encode(failed));
+    SendText(o.report_comm, 0, kTagFailed, Encode(failed));
   } catch (const UserError& e) {
     failed.outcome = Outcome::kFatal;
     failed.message = e.what();
-    if (leader) SendText(o.comm, 0, kTagFailed, Encode(failed));
+    SendText(o.report_comm, 0, kTagFailed, Encode(failed));
   } catch (const std::exception& e) {
     // libtorch and I/O errors: translated here, retried within the crash budget.
     std::string what = e.what();
     failed.outcome = Outcome::kCrash;
     failed.message = what.substr(0, what.find('\n'));
-    if (leader) SendText(o.comm, 0, kTagFailed, Encode(failed));
+    SendText(o.report_comm, 0, kTagFailed, Encode(failed));
   }
   if (group_comm != MPI_COMM_NULL) MPI_Comm_free(&group_comm);
 }

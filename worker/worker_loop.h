@@ -11,6 +11,7 @@ namespace revsweep {
 
 struct WorkerOptions {
   MPI_Comm comm = MPI_COMM_NULL;            // the coordinator communicator (a dup of WORLD)
+  MPI_Comm report_comm = MPI_COMM_NULL;     // reports to the coordinator (another dup)
   const std::atomic<bool>* stop = nullptr;  // set by SIGTERM/SIGUSR2 handlers
   bool verbose = false;
 };

@@ -60,7 +60,8 @@ int Launch(const CommandArgs& a, const std::string& store, const std::string& sw
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (code == 75) {
     fprintf(stderr,
-            "revsweep: preempted after %.0fs; checkpoints written. Continue with:\n"
+            "revsweep: stopped after %.0fs (preempted, or a rank failed or fell silent inside a "
+            "group); checkpoints written. Continue with:\n"
             "  revsweep resume %s --store %s\n",
             secs, sweep.c_str(), store.c_str());
     return code;

@@ -10,11 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "common/user_error.h"
+#include "scheduler/job_liveness.h"
 
 namespace revsweep {
 namespace {
@@ -469,6 +471,64 @@ TEST(SlurmCommands, CancelPassesIdsAsArguments) {
   EXPECT_THROW(Cancel({"--user=root"}, tools), UserError);
   tools.scancel = dir.Tool("scancel2", "echo 'scancel: error: Access denied' >&2\nexit 1");
   EXPECT_THROW(Cancel({"3"}, tools), SlurmError);
+}
+
+}  // namespace
+}  // namespace revsweep
+
+// ---- job liveness: one state table, and "cannot ask" is never "gone" ---------------------------
+
+namespace revsweep {
+namespace {
+
+TEST(JobLiveness, UsesTheOneSlurmStateTable) {
+  TempDir dir;
+  LivenessProbe probe;
+  probe.nap = [](double) {};
+  const std::string line = "echo '42|%s|None|0:05|2:00|vm|revsweep'";
+  probe.tools.scontrol = dir.Tool("scontrol", "exit 1");
+  for (const char* state : {"RUNNING", "PENDING", "STOPPED", "SUSPENDED", "REQUEUED"}) {
+    char body[200];
+    snprintf(body, sizeof body, line.c_str(), state);
+    probe.tools.squeue = dir.Tool(std::string("squeue_") + state, body);
+    EXPECT_EQ(CheckJob("42", "7", probe), Liveness::kAlive) << state;
+  }
+  for (const char* state : {"COMPLETED", "FAILED", "CANCELLED", "NODE_FAIL"}) {
+    char body[200];
+    snprintf(body, sizeof body, line.c_str(), state);
+    probe.tools.squeue = dir.Tool(std::string("squeue_") + state, body);
+    EXPECT_EQ(CheckJob("42", "7", probe), Liveness::kGone) << state;
+  }
+  probe.tools.squeue = dir.Tool(
+      "squeue_purged", "echo 'slurm_load_jobs error: Invalid job id specified' >&2\nexit 1");
+  EXPECT_EQ(CheckJob("42", "7", probe), Liveness::kGone);
+  // The job asking is this job after a requeue: its own old attempts are dead.
+  EXPECT_EQ(CheckJob("7", "7", probe), Liveness::kGone);
+}
+
+TEST(JobLiveness, AFailingSqueueIsRetriedThenUnknownNeverGone) {
+  TempDir dir;
+  LivenessProbe probe;
+  std::vector<double> naps;
+  probe.nap = [&](double s) { naps.push_back(s); };
+  probe.tools.scontrol = dir.Tool("scontrol", "exit 1");
+  probe.tools.squeue =
+      dir.Tool("squeue_down",
+               "echo 'slurm_load_jobs error: Unable to contact slurm controller' >&2\nexit 1");
+  std::string why;
+  EXPECT_EQ(CheckJob("42", "7", probe, &why), Liveness::kUnknown);
+  EXPECT_EQ(naps.size(), 2u);  // three tries
+  EXPECT_NE(why.find("Unable to contact"), std::string::npos) << why;
+
+  // A controller that answers on the second try.
+  naps.clear();
+  probe.tools.squeue =
+      dir.Tool("squeue_flaky",
+               "f=\"$(dirname \"$0\")/tries\"; echo x >> \"$f\"\n"
+               "if [ $(wc -l < \"$f\") -lt 2 ]; then echo 'timeout' >&2; exit 1; fi\n"
+               "echo '42|RUNNING|None|0:05|2:00|vm|revsweep'");
+  EXPECT_EQ(CheckJob("42", "7", probe), Liveness::kAlive);
+  EXPECT_EQ(naps.size(), 1u);
 }
 
 }  // namespace

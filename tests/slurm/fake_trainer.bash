@@ -11,7 +11,9 @@
 # Environment: FAKE_DIR (required: counter + events file), FAKE_STEPS (default 10),
 # FAKE_STEP_S (seconds of "work" per step, default 0.1; nothing depends on it),
 # FAKE_EXIT75_AT (optional: exit 75 by itself once the counter reaches this step, as if
-# preempted without a warning signal), FAKE_PAUSE_DIR (optional: pause points, below).
+# preempted without a warning signal), FAKE_CRASH_AT (optional: once the counter reaches this
+# step, the first run only, the trainer kills itself with SIGKILL, as an OOM kill or a lost
+# node would), FAKE_PAUSE_DIR (optional: pause points, below).
 #
 # Pause points, like the real trainer's train.fault_pause_dir (worker/fault_pause.h), so a test
 # lands a requeue or a signal at a known step instead of hoping to hit a window: after each
@@ -99,6 +101,11 @@ while ((count < STEPS)); do
     event "preempted counter=$count"
     event "exit code=75 counter=$count"
     exit 75
+  fi
+  if [[ -n ${FAKE_CRASH_AT:-} ]] && ((count == FAKE_CRASH_AT)) && [[ ! -e $FAKE_DIR/crashed ]]; then
+    : >"$FAKE_DIR/crashed"
+    event "crash counter=$count"
+    kill -KILL $$
   fi
   maybe_pause "$count"
   ((got_usr2)) && stop_on_usr2

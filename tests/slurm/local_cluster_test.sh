@@ -7,6 +7,8 @@
 #       through the batch shell and srun, the trainer exits 75, the job requeues itself once
 #       (Restarts=1) and completes in the next run, resuming from the step it stopped at
 #   (e) requeue refused (--no-requeue): the job resubmits itself and the new job completes
+#   (f) a trainer killed by SIGKILL mid-run: the job requeues itself (srun --kill-on-bad-exit,
+#       any exit status but 0, 1 and 2) and the next run resumes and completes
 #   (d) stop.sh leaves no slurmctld, slurmd, slurmstepd or munged behind
 # No timing windows: the stand-in trainer pauses at a chosen step (FAKE_PAUSE_DIR, see
 # fake_trainer.bash) and the test acts while it waits there, however fast or busy the machine.
@@ -206,6 +208,26 @@ mapfile -t seen < <(event_values "$C_DIR/events" start restart)
 grep -q 'requeueing (restart 1)' "$C_LOG" || fail "the job script did not say it was requeueing itself"
 grep -q 'sweep complete' "$C_LOG" || fail "no 'sweep complete' in the job log"
 say "job $C_ID: USR2 at step 4, runs started at steps ${starts[*]}, Restarts=$restarts"
+part_end
+
+# ---- (f) a crashed trainer: requeued, not left FAILED ----------------------------------------------
+part_begin "f (trainer killed: requeue)"
+F_DIR="$WORK/f"
+mkdir -p "$F_DIR"
+render_job "$F_DIR/job.sbatch" crash "$F_DIR" 120 5 --nodes=1 --ntasks-per-node=1
+F_ID=$(FAKE_DIR="$F_DIR" FAKE_STEPS=6 FAKE_STEP_S=0.2 FAKE_CRASH_AT=3 \
+  sbatch --parsable "$F_DIR/job.sbatch")
+F_ID=${F_ID%%;*}
+state=$(wait_job_done "$F_ID" 180)
+[[ $state == COMPLETED ]] || fail "job $F_ID ended $state (a killed trainer must requeue the job)"
+F_LOG="$F_DIR/slurm-crash-$F_ID.out"
+grep -q 'trainer crashed or was killed (exit code' "$F_LOG" ||
+  fail "the job script did not report the killed trainer: $(grep revsweep-job "$F_LOG" | tr '\n' ';')"
+mapfile -t starts < <(event_values "$F_DIR/events" start counter)
+[[ $(job_field "$F_ID" Restarts) == 1 ]] || fail "job $F_ID Restarts=$(job_field "$F_ID" Restarts), expected 1"
+[[ ${starts[*]} == "0 3" ]] || fail "runs started at steps '${starts[*]}', expected '0 3'"
+[[ $(cat "$F_DIR/counter") == 6 ]] || fail "final counter $(cat "$F_DIR/counter"), expected 6"
+say "job $F_ID: trainer killed at step 3, requeued, resumed at ${starts[1]} and completed"
 part_end
 
 # ---- (d) stop ----------------------------------------------------------------------------------------
