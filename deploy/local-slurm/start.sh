@@ -1,20 +1,46 @@
 #!/usr/bin/env bash
-# Starts a one-node Slurm cluster (munged + slurmctld + slurmd) on this machine, for the slurm
-# test tier and for trying `revsweep submit` on a laptop. Everything it writes lives under
+# Starts a Slurm cluster (munged + slurmctld + one slurmd per node) on this machine, for the
+# slurm test tier and for trying `revsweep submit` on a laptop. With --nodes N (N > 1) it runs
+# N slurmd daemons on this host (Slurm's multiple-slurmd mode: `slurmd -N NAME`), nodes
+# node1..nodeN, each with its own port, spool, log, pid file and TmpFS (PMIx makes its per-step
+# directory under TmpFS, and two nodes on one host would otherwise collide). Everything it writes lives under
 # STATE_DIR, so it never touches /etc/slurm or a system munge, and it needs no systemd or
 # cgroups. Idempotent: if the cluster under STATE_DIR already answers, it only prints the export
 # line. See deploy/local-slurm/README.md.
 #
-#   deploy/local-slurm/start.sh [STATE_DIR]     (default ${REVSWEEP_SLURM_DIR:-/tmp/revsweep-slurm})
+#   deploy/local-slurm/start.sh [--nodes N] [STATE_DIR]
+#                                (default ${REVSWEEP_SLURM_DIR:-/tmp/revsweep-slurm}, N = 1)
+#
+# Several node names on one host: Open MPI's shared-memory transport cannot tell the "nodes"
+# apart, so jobs need OMPI_MCA_btl=self,tcp; start.sh prints that export line too when N > 1.
 #
 # Environment (all optional):
 #   REVSWEEP_SLURMCTLD_PORT  slurmctld port (default 16817; not 6817 so a site Slurm can coexist)
-#   REVSWEEP_SLURMD_PORT     slurmd port    (default 16818)
-#   REVSWEEP_SLURM_CPUS      CPUs the node advertises (default 8, whatever the machine has)
+#   REVSWEEP_SLURMD_PORT     slurmd port    (default 16818; node i of N gets this + i - 1)
+#   REVSWEEP_SLURM_CPUS      CPUs each node advertises (default 8, whatever the machine has)
 #   REVSWEEP_SLURM_START_TIMEOUT  seconds to wait for the node to become idle (default 60)
 set -euo pipefail
 
-STATE_DIR=${1:-${REVSWEEP_SLURM_DIR:-/tmp/revsweep-slurm}}
+NODES=1
+ARGS=()
+while (($#)); do
+  case $1 in
+    --nodes)
+      NODES=${2:-}
+      shift 2 || { echo "local-slurm: error: --nodes needs a number" >&2; exit 2; }
+      ;;
+    --nodes=*)
+      NODES=${1#--nodes=}
+      shift
+      ;;
+    *)
+      ARGS+=("$1")
+      shift
+      ;;
+  esac
+done
+[[ $NODES =~ ^[1-9][0-9]*$ ]] || { echo "local-slurm: error: --nodes '$NODES' is not a positive number" >&2; exit 2; }
+STATE_DIR=${ARGS[0]:-${REVSWEEP_SLURM_DIR:-/tmp/revsweep-slurm}}
 CTLD_PORT=${REVSWEEP_SLURMCTLD_PORT:-16817}
 SLURMD_PORT=${REVSWEEP_SLURMD_PORT:-16818}
 CPUS=${REVSWEEP_SLURM_CPUS:-8}
@@ -46,24 +72,41 @@ if ! getent hosts "$NODE" >/dev/null 2>&1; then
     "output, add '127.0.0.1 $NODE' to /etc/hosts" >&2
 fi
 export SLURM_CONF="$CONF"
+# The node names: the host itself for one node, node1..nodeN for several (all on this host).
+if ((NODES == 1)); then
+  NODE_NAMES=("$NODE")
+else
+  NODE_NAMES=()
+  for ((i = 1; i <= NODES; i++)); do NODE_NAMES+=("node$i"); done
+fi
+# Per-node files: slurmd.pid and slurmd.log for one node (as before), slurmd-<node>.* for more.
+slurmd_file() { # slurmd_file DIR EXT NODE
+  if ((NODES == 1)); then echo "$STATE_DIR/$1/slurmd.$2"; else echo "$STATE_DIR/$1/slurmd-$3.$2"; fi
+}
 
 pid_alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-node_state() { sinfo -h -n "$NODE" -o %t 2>/dev/null | head -n1 || true; }
+node_state() { sinfo -h -n "$1" -o %t 2>/dev/null | head -n1 || true; }
 
 responsive() {
   [[ -f $CONF ]] || return 1
+  # A cluster started with another node count is not this one.
+  [[ $(grep -c '^NodeName=' "$CONF") == "$NODES" ]] || return 1
   pid_alive "$STATE_DIR/munge/run/munged.pid" || return 1
   pid_alive "$STATE_DIR/run/slurmctld.pid" || return 1
-  pid_alive "$STATE_DIR/run/slurmd.pid" || return 1
+  local n
+  for n in "${NODE_NAMES[@]}"; do pid_alive "$(slurmd_file run pid "$n")" || return 1; done
   timeout 10 scontrol ping 2>/dev/null | grep -q UP || return 1
   # A trailing * means "not responding"; idle, mix and alloc are all usable.
-  [[ $(node_state) =~ ^(idle|mix|alloc|comp)$ ]]
+  for n in "${NODE_NAMES[@]}"; do
+    [[ $(node_state "$n") =~ ^(idle|mix|alloc|comp)$ ]] || return 1
+  done
 }
 
 print_env() {
-  log "up: node $NODE, partition debug, state in $STATE_DIR"
+  log "up: $NODES node(s) ${NODE_NAMES[*]}, partition debug, state in $STATE_DIR"
   echo "export SLURM_CONF=$CONF"
+  if ((NODES > 1)); then echo "export OMPI_MCA_btl=self,tcp"; fi
 }
 
 if responsive; then
@@ -78,9 +121,23 @@ fi
 # A port taken by another cluster makes the daemons exit at once; say so up front.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_busy "$CTLD_PORT" && die "port $CTLD_PORT is in use: set REVSWEEP_SLURMCTLD_PORT"
-port_busy "$SLURMD_PORT" && die "port $SLURMD_PORT is in use: set REVSWEEP_SLURMD_PORT"
+for ((i = 0; i < NODES; i++)); do
+  port_busy $((SLURMD_PORT + i)) && die "port $((SLURMD_PORT + i)) is in use: set REVSWEEP_SLURMD_PORT"
+done
 
-mkdir -p "$STATE_DIR"/{state,spool,log,run,munge/etc,munge/run,munge/log,munge/lib}
+mkdir -p "$STATE_DIR"/{state,spool,log,run,tmp,munge/etc,munge/run,munge/log,munge/lib}
+if ((NODES > 1)); then
+  for n in "${NODE_NAMES[@]}"; do mkdir -p "$STATE_DIR/spool/$n" "$STATE_DIR/tmp/$n"; done
+fi
+SPOOL=$STATE_DIR/spool
+TMPFS=$STATE_DIR/tmp
+if ((NODES > 1)); then SPOOL+=/%n; TMPFS+=/%n; fi
+NODE_LINES=""
+for ((i = 0; i < NODES; i++)); do
+  NODE_LINES+="NodeName=${NODE_NAMES[i]} NodeHostname=$NODE NodeAddr=127.0.0.1 Port=$((SLURMD_PORT + i))"
+  NODE_LINES+=" CPUs=$CPUS RealMemory=__MEM__ State=UNKNOWN"$'\n'
+done
+PARTITION_NODES=$(IFS=,; echo "${NODE_NAMES[*]}")
 # munged refuses to start unless its key directory is private and its socket directory is not
 # writable by others; /tmp itself (sticky, 1777) is accepted.
 chmod 0755 "$STATE_DIR" "$STATE_DIR/munge" "$STATE_DIR/munge/run"
@@ -109,11 +166,13 @@ AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$MUNGE_SOCKET,cred_expire=10
 StateSaveLocation=$STATE_DIR/state
-SlurmdSpoolDir=$STATE_DIR/spool
+SlurmdSpoolDir=$SPOOL
 SlurmctldPidFile=$STATE_DIR/run/slurmctld.pid
-SlurmdPidFile=$STATE_DIR/run/slurmd.pid
+SlurmdPidFile=$(slurmd_file run pid %n)
 SlurmctldLogFile=$STATE_DIR/log/slurmctld.log
-SlurmdLogFile=$STATE_DIR/log/slurmd.log
+SlurmdLogFile=$(slurmd_file log log %n)
+# Where PMIx puts its per-step directory: one per node, or two nodes on one host collide.
+TmpFS=$TMPFS
 SlurmctldDebug=info
 SlurmdDebug=info
 # An empty plugin stack: no site SPANK plugins from /etc/slurm leak in.
@@ -147,15 +206,14 @@ JobRequeue=1
 ReturnToService=2
 # The node may advertise more CPUs than the machine has, so 4-rank jobs fit on a laptop.
 SlurmdParameters=config_overrides
-NodeName=$NODE NodeHostname=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
-PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+${NODE_LINES//__MEM__/$MEM_MB}PartitionName=debug Nodes=$PARTITION_NODES Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
 : >"$STATE_DIR/plugstack.conf"
 
 tail_logs() {
   local f
   for f in "$STATE_DIR/munge/log/munged.log" "$STATE_DIR/log/slurmctld.log" \
-    "$STATE_DIR/log/slurmd.log"; do
+    "$STATE_DIR"/log/slurmd*.log; do
     [[ -f $f ]] || continue
     echo "---- last lines of $f" >&2
     tail -n 20 "$f" >&2
@@ -167,7 +225,7 @@ fail() {
   exit 1
 }
 
-rm -f "$STATE_DIR/run/slurmctld.pid" "$STATE_DIR/run/slurmd.pid" "$STATE_DIR/munge/run/munged.pid"
+rm -f "$STATE_DIR/run/slurmctld.pid" "$STATE_DIR"/run/slurmd*.pid "$STATE_DIR/munge/run/munged.pid"
 log "starting munged"
 munged --socket="$MUNGE_SOCKET" --key-file="$KEY" \
   --pid-file="$STATE_DIR/munge/run/munged.pid" --log-file="$STATE_DIR/munge/log/munged.log" \
@@ -179,32 +237,37 @@ for _ in $(seq 50); do [[ -S $MUNGE_SOCKET ]] && break; sleep 0.1; done
 log "starting slurmctld (port $CTLD_PORT)"
 # -i: ignore unreadable state left by an older run rather than refusing to start.
 slurmctld -f "$CONF" -i || fail "slurmctld did not start"
-log "starting slurmd (node $NODE, port $SLURMD_PORT)"
-slurmd -f "$CONF" -N "$NODE" || fail "slurmd did not start"
+for ((i = 0; i < NODES; i++)); do
+  log "starting slurmd (node ${NODE_NAMES[i]}, port $((SLURMD_PORT + i)))"
+  slurmd -f "$CONF" -N "${NODE_NAMES[i]}" || fail "slurmd for ${NODE_NAMES[i]} did not start"
+done
 
 deadline=$((SECONDS + START_TIMEOUT))
-state=""
-resumed=0
+declare -A resumed=()
+ready=0
 while ((SECONDS < deadline)); do
   # A daemon that died (bad config, port race) will not come back: fail now, with its log.
   # (Its pid file appears a moment after the daemon forks, so a missing one is not death.)
-  for d in slurmctld slurmd; do
-    f="$STATE_DIR/run/$d.pid"
-    if [[ -s $f ]] && ! pid_alive "$f"; then fail "$d exited"; fi
+  for f in "$STATE_DIR/run/slurmctld.pid" "$STATE_DIR"/run/slurmd*.pid; do
+    if [[ -s $f ]] && ! pid_alive "$f"; then fail "$(basename "$f" .pid) exited"; fi
   done
-  state=$(node_state)
-  case "$state" in
-    idle | mix | alloc) break ;;
-    down* | drain* | drng*)
-      # A node marked down by a previous run's state file: bring it back once.
-      if ((!resumed)); then
-        scontrol update NodeName="$NODE" State=RESUME >/dev/null 2>&1 || true
-        resumed=1
-      fi
-      ;;
-  esac
+  ready=0
+  for n in "${NODE_NAMES[@]}"; do
+    state=$(node_state "$n")
+    case "$state" in
+      idle | mix | alloc) ready=$((ready + 1)) ;;
+      down* | drain* | drng*)
+        # A node marked down by a previous run's state file: bring it back once.
+        if [[ -z ${resumed[$n]:-} ]]; then
+          scontrol update NodeName="$n" State=RESUME >/dev/null 2>&1 || true
+          resumed[$n]=1
+        fi
+        ;;
+    esac
+  done
+  ((ready == NODES)) && break
   sleep 0.5
 done
-[[ $state =~ ^(idle|mix|alloc)$ ]] ||
-  fail "node $NODE not idle after ${START_TIMEOUT}s (state '${state:-none}'); sinfo: $(sinfo 2>&1 | tail -n +1)"
+((ready == NODES)) ||
+  fail "$((NODES - ready)) of $NODES node(s) not idle after ${START_TIMEOUT}s; sinfo: $(sinfo -N 2>&1)"
 print_env

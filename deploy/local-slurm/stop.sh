@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops the cluster that deploy/local-slurm/start.sh started under STATE_DIR: cancels its jobs,
-# then stops slurmd, slurmctld and munged by their pid files and checks that none is left.
+# then stops every slurmd (one per node), slurmctld and munged by their pid files and checks
+# that none is left.
 # Idempotent: stopping a stopped (or never started) cluster succeeds. State and logs stay in
 # STATE_DIR for post-mortems; delete the directory to start from scratch.
 #
@@ -56,7 +57,10 @@ fi
 
 # slurmd first, so no job step is left without its daemon; slurmctld (saves its state) and
 # munged (saves its seed) each take ~2 s to exit, so they are stopped side by side.
-stop_pid "$(pid_of "$STATE_DIR/run/slurmd.pid")" 10 slurmd
+for f in "$STATE_DIR"/run/slurmd*.pid; do  # one per node (start.sh --nodes N)
+  [[ -e $f ]] && stop_pid "$(pid_of "$f")" 10 "$(basename "$f" .pid)" &
+done
+wait
 stop_pid "$ctld_pid" 10 slurmctld &
 stop_pid "$(pid_of "$STATE_DIR/munge/run/munged.pid")" 5 munged &
 wait
@@ -65,7 +69,7 @@ wait
 for pid in $(ours); do
   stop_pid "$pid" 5 "$(ps -o comm= -p "$pid" 2>/dev/null || echo process)"
 done
-rm -f "$STATE_DIR/run/slurmctld.pid" "$STATE_DIR/run/slurmd.pid" "$STATE_DIR/munge/run/munged.pid"
+rm -f "$STATE_DIR/run/slurmctld.pid" "$STATE_DIR"/run/slurmd*.pid "$STATE_DIR/munge/run/munged.pid"
 
 left=$(ours)
 if [[ -n $left ]]; then
