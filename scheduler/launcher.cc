@@ -1,17 +1,16 @@
 #include "scheduler/launcher.h"
 
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
-extern char** environ;
+#include "common/subprocess.h"
 
 namespace revsweep {
 namespace {
@@ -55,22 +54,20 @@ int RunWorld(const std::vector<std::string>& argv, const std::function<void()>& 
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
   sigaction(SIGUSR2, &sa, &old_usr2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ);
+  SubprocessOptions so;
+  so.inherit_output = true;
+  so.inherit_stdin = true;
   int status = 127;
-  if (rc == 0) {
+  pid_t pid = -1;
+  try {
+    pid = SpawnProcess(argv, so);
+  } catch (const SubprocessError& e) {
+    fprintf(stderr, "revsweep: %s\n", e.what());
+  }
+  if (pid > 0) {
     int forwarded = 0;
     auto last_tick = std::chrono::steady_clock::now();
-    for (;;) {
-      int ws = 0;
-      pid_t r = waitpid(pid, &ws, WNOHANG);
-      if (r == pid) {
-        status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-        break;
-      }
+    while (!WaitProcess(pid, false, &status)) {
       int sig = g_forward_signal.exchange(0);
       if (sig) {
         // mpirun forwards SIGUSR2 to every rank; a second Ctrl-C ends it hard.

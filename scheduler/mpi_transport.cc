@@ -27,8 +27,7 @@ void MpiTransport::Send(int dest, int tag, const std::string& text) {
   Reap();
   pending_.push_back({text, MPI_REQUEST_NULL});
   Pending& p = pending_.back();
-  MPI_Isend(p.text.data(), static_cast<int>(p.text.size()), MPI_CHAR, dest, tag, comm_,
-            &p.request);
+  MPI_Isend(p.text.data(), static_cast<int>(p.text.size()), MPI_CHAR, dest, tag, comm_, &p.request);
 }
 
 std::optional<Envelope> MpiTransport::TryReceive() {
@@ -42,8 +41,7 @@ std::optional<Envelope> MpiTransport::TryReceive() {
   int n = 0;
   MPI_Get_count(&st, MPI_CHAR, &n);
   Envelope e{st.MPI_SOURCE, st.MPI_TAG, std::string(static_cast<size_t>(n), '\0')};
-  MPI_Recv(e.text.data(), n, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, report_comm_,
-           MPI_STATUS_IGNORE);
+  MPI_Recv(e.text.data(), n, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, report_comm_, MPI_STATUS_IGNORE);
   return e;
 }
 

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/subprocess.h"
 #include "common/user_error.h"
 #include "scheduler/export.h"
 #include "scheduler/summary_render.h"
@@ -91,31 +92,20 @@ void RunGnuplot(const PlotOptions& o, const fs::path& dir, const std::string& sc
                         dir.string());
   }
   const std::string log = (dir / "gnuplot.log").string();
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("plots: fork failed");
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    if (chdir(dir.c_str()) != 0) _exit(126);
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    const int null_in = open("/dev/null", O_RDONLY);
-    if (null_in >= 0) dup2(null_in, 0);
-    execl(exe.c_str(), exe.c_str(), script.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  SubprocessOptions so;
+  so.cwd = dir.string();
+  so.output_file = log;
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error("plots: waitpid failed");
+  try {
+    status = RunCommand({exe, script}, so).exit_code;
+  } catch (const SubprocessError& e) {
+    throw std::runtime_error(std::string("plots: ") + e.what());
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (status != 0) {
     throw UserError((dir / script).string(), 0, 0, "",
                     "gnuplot failed (" +
-                        (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
-                                           : std::string("killed")) +
+                        (status > 128 ? "killed by signal " + std::to_string(status - 128)
+                                      : "exit " + std::to_string(status)) +
                         "): " + ReadTail(log, 600));
   }
 }

@@ -1,13 +1,5 @@
 #include "scheduler/slurm.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -18,8 +10,6 @@
 
 #include "common/text_util.h"
 #include "common/user_error.h"
-
-extern char** environ;
 
 namespace revsweep {
 namespace {
@@ -353,89 +343,20 @@ void ApplyScontrol(const std::map<std::string, std::string>& fields, JobInfo* jo
   }
 }
 
-// ---- process runner -------------------------------------------------------------------------
+// ---- running the tools ----------------------------------------------------------------------
 
-CommandResult RunCommand(const std::vector<std::string>& argv) {
-  if (argv.empty()) throw SlurmError("RunCommand: empty command");
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) throw SlurmError("pipe: " + std::string(strerror(errno)));
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    close(out_pipe[0]);
-    close(out_pipe[1]);
-    throw SlurmError("pipe: " + std::string(strerror(errno)));
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  // dup2 clears O_CLOEXEC on the target; the pipe ends themselves close on exec.
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+namespace {
 
-  // The trainer blocks or handles signals (USR2, TERM) for its checkpoint logic; a Slurm tool
-  // must start with none blocked and every signal at its default action.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  if (rc != 0) {
-    close(out_pipe[0]);
-    close(err_pipe[0]);
-    throw SlurmError("cannot run " + argv[0] + ": " + strerror(rc) +
-                     (rc == ENOENT ? " (is Slurm installed and on PATH?)" : ""));
+// RunCommand (common/subprocess.h) with Slurm's error type and a hint when the tool is missing.
+CommandResult RunTool(const std::vector<std::string>& argv) {
+  try {
+    return RunCommand(argv);
+  } catch (const SubprocessError& e) {
+    throw SlurmError(std::string(e.what()) + " (is Slurm installed and on PATH?)");
   }
-
-  // Drain both pipes together: a child that fills one pipe while we block on the other would
-  // deadlock.
-  CommandResult result;
-  std::array<pollfd, 2> fds = {pollfd{out_pipe[0], POLLIN, 0}, pollfd{err_pipe[0], POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open_fds = 2;
-  char buf[4096];
-  while (open_fds > 0) {
-    if (poll(fds.data(), fds.size(), -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  for (auto& p : fds) {
-    if (p.fd >= 0) close(p.fd);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw SlurmError("waitpid: " + std::string(strerror(errno)));
-  }
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.exit_code = 128 + WTERMSIG(status);
-  }
-  return result;
 }
+
+}  // namespace
 
 // ---- commands -----------------------------------------------------------------------------------
 
@@ -454,7 +375,7 @@ std::string Submit(const std::string& script_text, const std::string& script_pat
   }
   fs::rename(tmp, path);
   const std::vector<std::string> argv = {tools.sbatch, "--parsable", path.string()};
-  CommandResult r = RunCommand(argv);
+  CommandResult r = RunTool(argv);
   if (r.exit_code != 0) throw SlurmError(Describe(argv, r));
   return ParseSbatchParsable(r.out);
 }
@@ -467,7 +388,7 @@ std::vector<JobInfo> QueryJobs(const std::vector<std::string>& ids, const SlurmT
   // until MinJobAge.
   const std::vector<std::string> argv = {tools.squeue, "-h",           "-t", "all",
                                          "-j",         Join(ids, ","), "-o", kSqueueFormat};
-  CommandResult r = RunCommand(argv);
+  CommandResult r = RunTool(argv);
   std::map<std::string, JobInfo> by_id;
   if (r.exit_code != 0) {
     // squeue fails outright when none of the ids is known (all purged); that is an answer.
@@ -479,7 +400,7 @@ std::vector<JobInfo> QueryJobs(const std::vector<std::string>& ids, const SlurmT
     JobInfo j;
     if (auto it = by_id.find(id); it != by_id.end()) {
       j = it->second;
-      CommandResult s = RunCommand({tools.scontrol, "-o", "show", "job", id});
+      CommandResult s = RunTool({tools.scontrol, "-o", "show", "job", id});
       // A job purged between the two calls keeps what squeue said.
       if (s.exit_code == 0) {
         for (const auto& line : SplitLines(s.out)) {
@@ -504,7 +425,7 @@ void Cancel(const std::vector<std::string>& ids, const SlurmTools& tools) {
   if (ids.empty()) return;
   std::vector<std::string> argv = {tools.scancel};
   argv.insert(argv.end(), ids.begin(), ids.end());
-  CommandResult r = RunCommand(argv);
+  CommandResult r = RunTool(argv);
   if (r.exit_code != 0) throw SlurmError(Describe(argv, r));
 }
 

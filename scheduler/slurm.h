@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/subprocess.h"
+
 namespace revsweep {
 
 // Resources and policy of one batch job. Empty strings and zero counts mean "not set": no
@@ -152,18 +154,5 @@ bool IsValidJobId(const std::string& id);
 // Shell-quotes `s` for a bash line: as is when it only has safe characters, else in single
 // quotes.
 std::string ShellQuote(const std::string& s);
-
-// ---- process runner ---------------------------------------------------------------------------
-
-struct CommandResult {
-  int exit_code = 0;  // the command's status; 128 + N when killed by signal N
-  std::string out;
-  std::string err;
-};
-
-// Runs argv[0] (looked up on PATH) with the given arguments and this process's environment,
-// stdin from /dev/null, and collects stdout and stderr. Throws SlurmError when the program
-// cannot be started (not installed).
-CommandResult RunCommand(const std::vector<std::string>& argv);
 
 }  // namespace revsweep

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "common/settings_vary.h"
+#include "scheduler/settings_json.h"
 
 namespace revsweep {
 namespace {
@@ -64,16 +65,6 @@ template <typename T>
 double StepFraction(const T& t) {
   if (!t.has_progress || t.total_steps <= 0) return -1;
   return Clamp01(static_cast<double>(t.step) / static_cast<double>(t.total_steps));
-}
-
-Json ValueJson(const Value& v) {
-  return std::visit([](const auto& x) { return Json(x); }, v);
-}
-
-Json SettingsJson(const Settings& s) {
-  Json o = Json::object();
-  for (const auto& [k, v] : s) o[k] = ValueJson(v);
-  return o;
 }
 
 // Null for "not measured" and for non-finite values, so the JSON stays parseable.

@@ -6,6 +6,7 @@
 
 #include "common/user_error.h"
 #include "scheduler/export.h"
+#include "scheduler/settings_json.h"
 
 namespace revsweep {
 namespace {
@@ -286,12 +287,6 @@ Json DescribeJson(const Describe& d) {
       {"n", d.n}, {"mean", d.mean}, {"sd", d.sd}, {"se", d.se}, {"se_defined", d.se_defined}};
 }
 Json IntervalJson(const Interval& i) { return Json::array({i.lo, i.hi}); }
-
-Json SettingsJson(const Settings& s) {
-  Json j = Json::object();
-  for (const auto& [k, v] : s) j[k] = std::visit([](const auto& x) { return Json(x); }, v);
-  return j;
-}
 
 std::string RenderJson(const Summary& s) {
   Json j;

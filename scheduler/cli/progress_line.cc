@@ -9,6 +9,7 @@
 #include <map>
 
 #include "common/results_store.h"
+#include "scheduler/status_report.h"
 #include "scheduler/summary.h"
 #include "scheduler/summary_render.h"
 
@@ -17,19 +18,6 @@ namespace {
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string Duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  char buf[32];
-  if (s < 60)
-    snprintf(buf, sizeof buf, "%.0fs", s);
-  else if (s < 3600)
-    snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-  else
-    snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600,
-             (static_cast<int>(s) % 3600) / 60);
-  return buf;
 }
 
 }  // namespace
@@ -85,7 +73,7 @@ void ProgressLine::Update() {
              "[%s] %3.0f%%  %d/%zu done  %d running%s  loss %.3f  %.0f tok/s  ETA %s", bar.c_str(),
              100 * frac, done, trials.size(), running,
              failed ? (", " + std::to_string(failed) + " failed").c_str() : "",
-             running ? loss / running : 0.0, tps, Duration(eta).c_str());
+             running ? loss / running : 0.0, tps, FormatDuration(eta).c_str());
     std::string l = line;
     if (tty_) {
       std::string pad = l.size() < last_len_ ? std::string(last_len_ - l.size(), ' ') : "";

@@ -335,51 +335,19 @@ TEST(SlurmParse, FinishedStates) {
   EXPECT_TRUE(j.Finished());
 }
 
-// ---- process runner ---------------------------------------------------------------------------
-
-TEST(SlurmRun, CollectsBothStreamsAndStatus) {
-  CommandResult r = RunCommand({"sh", "-c", "echo out; echo err >&2; exit 3"});
-  EXPECT_EQ(r.exit_code, 3);
-  EXPECT_EQ(r.out, "out\n");
-  EXPECT_EQ(r.err, "err\n");
-  // Arguments are passed as is, never through a shell.
-  r = RunCommand({"printf", "%s", "$(id); rm -rf /"});
-  EXPECT_EQ(r.out, "$(id); rm -rf /");
-  r = RunCommand({"sh", "-c", "kill -TERM $$"});
-  EXPECT_EQ(r.exit_code, 128 + 15);
-}
-
-TEST(SlurmRun, ChildStartsWithNoSignalBlockedOrIgnored) {
-  sigset_t usr2, old;
-  sigemptyset(&usr2);
-  sigaddset(&usr2, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &usr2, &old);
-  auto old_term = signal(SIGTERM, SIG_IGN);
-  CommandResult r = RunCommand({"sh", "-c", "grep -E '^Sig(Blk|Ign):' /proc/self/status"});
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  signal(SIGTERM, old_term);
-  EXPECT_NE(r.out.find("SigBlk:\t0000000000000000"), std::string::npos) << r.out;
-  // sh itself may ignore a few signals, but not TERM (bit 15) or USR2 (bit 12).
-  const auto ign_pos = r.out.find("SigIgn:\t");
-  ASSERT_NE(ign_pos, std::string::npos) << r.out;
-  const unsigned long long ign = std::stoull(r.out.substr(ign_pos + 8, 16), nullptr, 16);
-  EXPECT_EQ(ign & (1ULL << (SIGTERM - 1)), 0u) << r.out;
-  EXPECT_EQ(ign & (1ULL << (SIGUSR2 - 1)), 0u) << r.out;
-}
-
-TEST(SlurmRun, LargeOutputOnBothStreamsDoesNotDeadlock) {
-  CommandResult r = RunCommand(
-      {"sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' a; head -c 1000000 /dev/zero >&2"});
-  EXPECT_EQ(r.exit_code, 0);
-  EXPECT_EQ(r.out.size(), 1000000u);
-  EXPECT_EQ(r.err.size(), 1000000u);
-}
-
-TEST(SlurmRun, MissingProgramThrows) {
-  EXPECT_THROW(RunCommand({"revsweep-no-such-program"}), SlurmError);
-}
-
 // ---- commands against stand-in tools -----------------------------------------------------------
+
+TEST(SlurmCommands, AMissingToolIsASlurmErrorWithAHint) {
+  TempDir dir;
+  SlurmTools tools;
+  tools.squeue = "revsweep-no-such-squeue";
+  try {
+    QueryJobs({"1"}, tools);
+    FAIL() << "no error";
+  } catch (const SlurmError& e) {
+    EXPECT_NE(std::string(e.what()).find("is Slurm installed"), std::string::npos) << e.what();
+  }
+}
 
 TEST(SlurmCommands, SubmitWritesTheScriptAndReturnsTheId) {
   TempDir dir;
