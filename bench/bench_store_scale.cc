@@ -31,6 +31,7 @@
 #include "bench/bench_grid.h"
 #include "common/results_store.h"
 #include "common/settings.h"
+#include "common/store_raw_access.h"
 #include "common/sweep_config.h"
 #include "scheduler/status_report.h"
 #include "scheduler/summary.h"
@@ -172,7 +173,7 @@ void Exec(sqlite3* db, const char* sql) {
 constexpr int kRunning = 8, kFailed = 20;  // trials left active for the status step
 
 void MarkAllDone(ResultsStore& store, const Expanded& e) {
-  sqlite3* db = store.db();
+  sqlite3* db = StoreRawAccess::Db(store);
   Exec(db, "BEGIN IMMEDIATE");
   sqlite3_stmt *tr = nullptr, *res = nullptr;
   sqlite3_prepare_v2(db, "UPDATE trials SET state='done', params=? WHERE id=?", -1, &tr, nullptr);
@@ -318,7 +319,8 @@ int Main(int argc, char** argv) {
   // The setup above wrote 1.4M result rows in one transaction, leaving a WAL far larger than a
   // running sweep's (it commits per trial and auto-checkpoints every 1000 pages); checkpoint
   // it so the reads below see the usual state.
-  sqlite3_wal_checkpoint_v2(store.db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_wal_checkpoint_v2(StoreRawAccess::Db(store), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                            nullptr);
   SweepData data;
   const Timing load_data = Measure([&] { data = store.LoadSweepData("bench"); });
   Summary summary;

@@ -248,7 +248,12 @@ Exp3Data GenerateExp3(const DatasetOptions& options) {
   const std::vector<std::string> questions = MakeQuestions(options.seed, n);
   const std::vector<std::string> answers = MakeAnswers(options.seed, n);
   std::vector<QaPair> pairs;
-  for (size_t i = 0; i < n; ++i) pairs.push_back({questions[i], answers[i]});
+  for (size_t i = 0; i < n; ++i) {
+    QaPair p;
+    p.question = questions[i];
+    p.answer = answers[i];
+    pairs.push_back(std::move(p));
+  }
 
   std::mt19937_64 rng(StreamSeed(options.seed, kHeldOutStream));
   std::vector<bool> held(n, false);

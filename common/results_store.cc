@@ -133,7 +133,10 @@ TrialState TrialStateFromName(const std::string& s) {
   if (s == "running") return TrialState::kRunning;
   if (s == "done") return TrialState::kDone;
   if (s == "failed") return TrialState::kFailed;
-  return TrialState::kPending;
+  if (s == "pending") return TrialState::kPending;
+  // A state this version does not know (a newer writer, a hand edit): never guess "pending",
+  // which would train the trial again.
+  throw std::runtime_error("unknown trial state '" + s + "' in the store");
 }
 
 const char* OutcomeName(Outcome o) {
@@ -162,7 +165,7 @@ Outcome OutcomeFromName(const std::string& s) {
   for (Outcome o : {Outcome::kRunning, Outcome::kDone, Outcome::kFailed, Outcome::kCrash,
                     Outcome::kTimeout, Outcome::kPreempted, Outcome::kLost, Outcome::kFatal})
     if (s == OutcomeName(o)) return o;
-  return Outcome::kFailed;
+  throw std::runtime_error("unknown attempt outcome '" + s + "'");
 }
 
 ResultsStore::ResultsStore(const std::string& path, bool readonly)

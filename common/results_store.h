@@ -28,12 +28,14 @@ constexpr int kStoreSchemaVersion = 4;
 // Trial states. pending -> running -> done | failed; running -> pending on preemption/loss.
 enum class TrialState { kPending, kRunning, kDone, kFailed };
 const char* TrialStateName(TrialState s);
+// Throws std::runtime_error for a name it does not know (never a silent "pending").
 TrialState TrialStateFromName(const std::string& s);
 
 // Attempt outcomes. Retry budgets are kept per kind (NextStateAfter in
 // scheduler/retry_policy.h).
 enum class Outcome { kRunning, kDone, kFailed, kCrash, kTimeout, kPreempted, kLost, kFatal };
 const char* OutcomeName(Outcome o);
+// Throws std::runtime_error for a name it does not know.
 Outcome OutcomeFromName(const std::string& s);
 
 struct TrialRow {
@@ -195,13 +197,13 @@ class ResultsStore {
   // Marks failed trials pending again (attempt history is kept). Returns how many.
   int ResetFailed(const std::string& sweep);
 
-  sqlite3* db() { return db_; }  // for benchmarks and migrations tests
-
-  // Applies migrations on a raw connection from its current version up to `target`.
-  // Exposed so tests can build an old-version store and migrate it.
-  static void MigrateTo(sqlite3* db, int target);
-
+  // No sqlite3* in the public API: tests and benchmarks that must reach below it (bulk inserts,
+  // a transaction held open by "another process", old-version stores to migrate) use
+  // common/store_raw_access.h, which the product never includes.
  private:
+  friend struct StoreRawAccess;
+  // Applies migrations on a raw connection from its current version up to `target`.
+  static void MigrateTo(sqlite3* db, int target);
   void Exec(const std::string& sql);
   void Migrate();
   std::string path_;

@@ -35,7 +35,8 @@ struct CommandResult {
 
 // Runs argv to completion and collects its output (unless options send it elsewhere). Throws
 // SubprocessError when it cannot be started.
-CommandResult RunCommand(const std::vector<std::string>& argv, const SubprocessOptions& options = {});
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         const SubprocessOptions& options = {});
 
 // Starts argv and returns its pid; the caller waits (WaitProcess). Output cannot be captured
 // (use output_file or inherit_output). Throws SubprocessError when it cannot be started.

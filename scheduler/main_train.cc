@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -20,20 +21,13 @@
 
 #include "common/user_error.h"
 #include "scheduler/coordinator.h"
+#include "scheduler/placement_policy.h"
 #include "worker/trainer.h"
 #include "worker/worker_loop.h"
 
 namespace {
 
 std::atomic<bool> g_stop{false};
-
-void Usage() {
-  fprintf(stderr,
-          "usage: revsweep-train --store PATH --sweep NAME [--policy NAME] [--quiet]\n"
-          "Runs the sweep's pending trials over the ranks of this MPI job. Start it with\n"
-          "`revsweep run` (which prepares data and calls mpirun) or under srun/mpirun.\n"
-          "SIGTERM or SIGUSR2: checkpoint at the next step, exit 75 (requeue me).\n");
-}
 
 }  // namespace
 
@@ -42,35 +36,24 @@ int main(int argc, char** argv) {
   revsweep::KeepFreedMemoryForTraining();
   std::string store, sweep, policy = "largest_first";
   bool quiet = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        Usage();
-        exit(revsweep::kExitUserError);
-      }
-      return argv[++i];
-    };
-    if (a == "--store")
-      store = next();
-    else if (a == "--sweep")
-      sweep = next();
-    else if (a == "--policy")
-      policy = next();
-    else if (a == "--quiet")
-      quiet = true;
-    else if (a == "--help" || a == "-h") {
-      Usage();
-      return 0;
-    } else {
-      fprintf(stderr, "revsweep-train: unknown argument '%s'\n", a.c_str());
-      Usage();
-      return revsweep::kExitUserError;
-    }
-  }
-  if (store.empty() || sweep.empty()) {
-    Usage();
-    return revsweep::kExitUserError;
+  CLI::App app{
+      "Runs the sweep's pending trials over the ranks of this MPI job. Start it with `revsweep "
+      "run` (which prepares data and calls mpirun) or under srun/mpirun in a batch job.\n"
+      "SIGTERM or SIGUSR2: checkpoint at the next step, exit 75 (requeue me).\n"
+      "Exit status: 0 sweep done, 1 some trials failed, 2 user error, 75 stopped for a requeue.",
+      "revsweep-train"};
+  app.add_option("--store", store, "results store written by `revsweep prepare`")->required();
+  app.add_option("--sweep", sweep, "sweep name in that store")->required();
+  app.add_option("--policy", policy, "placement policy")
+      ->capture_default_str()
+      ->check(CLI::IsMember(revsweep::PlacementPolicyNames()));
+  app.add_flag("--quiet", quiet, "no per-trial coordinator lines");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints and exits 0; anything else is a usage error (exit 2), like `revsweep`.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : revsweep::kExitUserError;
   }
 
   // Watch SIGTERM and SIGUSR2 (SIGUSR1 belongs to NCCL) on a small Asio thread. Installed

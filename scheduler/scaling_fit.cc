@@ -197,7 +197,7 @@ PowerLawFit FitPowerLaw(const std::vector<double>& params, const std::vector<dou
       fits[b] = MinimizeFromStarts(resampled, starts, options.max_iterations);
     }
   };
-  ForTwoHalves(weights.size(), 16, refit);
+  ParallelFor(weights.size(), 8, refit);
   std::vector<double> es, as, alphas;
   for (const Optimum& o : fits) {
     if (!o.ok) continue;

@@ -521,7 +521,7 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
       s.loss = DescribeValues(loss);
     }
   };
-  ForTwoHalves(groups.size(), 4096, describe_groups);
+  ParallelFor(groups.size(), 2048, describe_groups);
   // The value of metric `name` of trial `i`, or nullptr.
   auto metric = [&data](uint32_t i, int name) -> const double* {
     if (name < 0) return nullptr;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/user_error.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 namespace {
@@ -30,21 +31,7 @@ DatasetOptions Options(int names = 30, int train = 30, int test = 10, int64_t se
   return o;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("revsweep_exp1_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string str() const { return path_.string(); }
-  std::string operator/(const std::string& file) const { return (path_ / file).string(); }
-
- private:
-  fs::path path_;
-};
+using TempDir = testutil::TempDir;
 
 void ExpectUniqueSingleWords(const std::vector<std::string>& words) {
   std::set<std::string> seen;
@@ -358,7 +345,7 @@ UserError LoadError(const std::string& dir) {
 
 TEST(Exp1Folder, ErrorsNameTheFile) {
   TempDir dir;
-  EXPECT_EQ(LoadError(dir.str()).file(), dir.str());  // not a folder
+  EXPECT_EQ(LoadError(dir / "absent").file(), dir / "absent");  // not a folder
 
   Exp1Data data = GenerateExp1(Options(2, 1, 1));
   data.files.erase(kD2pTest);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/user_error.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 namespace {
@@ -31,21 +32,7 @@ DatasetOptions Options(int pairs = 100, int heldout = 20,
   return o;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("revsweep_exp3_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string str() const { return path_.string(); }
-  std::string operator/(const std::string& file) const { return (path_ / file).string(); }
-
- private:
-  fs::path path_;
-};
+using TempDir = testutil::TempDir;
 
 TEST(Exp3Templates, EachStatesBothSlotsInItsOrder) {
   for (const auto* list : {&QuestionFirstGuidanceTemplates(), &AnswerFirstGuidanceTemplates()}) {

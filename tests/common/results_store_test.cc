@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 
+#include "common/store_raw_access.h"
 #include "common/user_error.h"
 
 namespace revsweep {
@@ -75,7 +76,7 @@ TEST_F(StoreTest, ClaimIsExclusiveAndFinishIsIdempotent) {
   EXPECT_FALSE(other.FinishTrial(id, a1, {{"acc.p2d.same.heldout", 0.0}}, 7, 5));
   EXPECT_DOUBLE_EQ(s.Results(id).at("acc.p2d.same.heldout"), 1.0);
   sqlite3_stmt* st;
-  sqlite3_prepare_v2(s.db(), "SELECT count(*) FROM results", -1, &st, nullptr);
+  sqlite3_prepare_v2(StoreRawAccess::Db(s), "SELECT count(*) FROM results", -1, &st, nullptr);
   sqlite3_step(st);
   EXPECT_EQ(sqlite3_column_int(st, 0), 1);
   sqlite3_finalize(st);
@@ -133,7 +134,7 @@ TEST_F(StoreTest, MigratesVersionOneStore) {
   {
     sqlite3* db;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-    ResultsStore::MigrateTo(db, 1);
+    StoreRawAccess::MigrateTo(db, 1);
     sqlite3_exec(db,
                  "INSERT INTO trials(id, settings, created_at, updated_at) "
                  "VALUES('t1', '{\"train.seed\":1}', 0, 0)",
@@ -155,7 +156,7 @@ TEST_F(StoreTest, RejectsNewerSchemaDirectoryAndGarbage) {
   {
     sqlite3* db;
     sqlite3_open(path_.c_str(), &db);
-    ResultsStore::MigrateTo(db, kStoreSchemaVersion);
+    StoreRawAccess::MigrateTo(db, kStoreSchemaVersion);
     sqlite3_exec(db, "UPDATE meta SET value='99' WHERE key='schema_version'", nullptr, nullptr,
                  nullptr);
     sqlite3_close(db);
@@ -263,7 +264,7 @@ TEST_F(StoreTest, MigratesVersionThreeStoreWithStatusCopies) {
   {
     sqlite3* db;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-    ResultsStore::MigrateTo(db, 3);
+    StoreRawAccess::MigrateTo(db, 3);
     const char* sql =
         "INSERT INTO sweeps(name, yaml, run_dir, created_at, updated_at) VALUES('a','y','/r',0,0);"
         "INSERT INTO trials(id, settings, state, cost, attempts, created_at, updated_at) VALUES"
@@ -291,13 +292,32 @@ TEST_F(StoreTest, ReaderDoesNotBlockWriter) {
   w.UpsertSweep("a", "y", "/tmp/a", rows, {});
   ResultsStore r(path_, /*readonly=*/true);
   // Hold a read transaction open while the writer commits.
-  sqlite3_exec(r.db(), "BEGIN", nullptr, nullptr, nullptr);
+  sqlite3_exec(StoreRawAccess::Db(r), "BEGIN", nullptr, nullptr, nullptr);
   EXPECT_EQ(r.Trials("a").size(), 2u);
   int64_t a = w.StartAttempt(rows[0].first, "j", 0, 1, 0);
   EXPECT_GT(a, 0);
   EXPECT_TRUE(w.FinishTrial(rows[0].first, a, {{"m", 1}}, 1, 1));
-  sqlite3_exec(r.db(), "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_exec(StoreRawAccess::Db(r), "COMMIT", nullptr, nullptr, nullptr);
   EXPECT_EQ(r.CountByState("a")["done"], 1);
+}
+
+}  // namespace
+}  // namespace revsweep
+
+namespace revsweep {
+namespace {
+
+TEST(ResultsStoreStates, NamesRoundTripAndUnknownOnesAreErrors) {
+  for (TrialState s :
+       {TrialState::kPending, TrialState::kRunning, TrialState::kDone, TrialState::kFailed})
+    EXPECT_EQ(TrialStateFromName(TrialStateName(s)), s);
+  for (Outcome o : {Outcome::kRunning, Outcome::kDone, Outcome::kFailed, Outcome::kCrash,
+                    Outcome::kTimeout, Outcome::kPreempted, Outcome::kLost, Outcome::kFatal})
+    EXPECT_EQ(OutcomeFromName(OutcomeName(o)), o);
+  // Before, an unknown state read back as pending: a trial would have been trained again.
+  EXPECT_THROW(TrialStateFromName("paused"), std::runtime_error);
+  EXPECT_THROW(TrialStateFromName(""), std::runtime_error);
+  EXPECT_THROW(OutcomeFromName("oom"), std::runtime_error);
 }
 
 }  // namespace

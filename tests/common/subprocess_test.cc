@@ -60,7 +60,7 @@ TEST(Subprocess, MissingProgramThrows) {
 }
 
 TEST(Subprocess, RunsInTheGivenDirectoryAndWritesOutputToAFile) {
-  testing::TempDir dir("subprocess_test");
+  testutil::TempDir dir("subprocess_test");
   SubprocessOptions o;
   o.cwd = dir.path();
   o.output_file = dir / "out.log";
@@ -95,12 +95,13 @@ TEST(Subprocess, LeaksNoDescriptorIntoTheChild) {
 }
 
 TEST(Subprocess, SpawnAndWaitWithoutBlocking) {
-  testing::TempDir dir("subprocess_test");
+  testutil::TempDir dir("subprocess_test");
   SubprocessOptions o;
   o.output_file = dir / "log";
   // The child waits for a file the test creates: "still running" is certain, not timed.
   const std::string go = dir / "go";
-  pid_t pid = SpawnProcess({"sh", "-c", "while [ ! -e " + go + " ]; do sleep 0.01; done; exit 7"}, o);
+  pid_t pid =
+      SpawnProcess({"sh", "-c", "while [ ! -e " + go + " ]; do sleep 0.01; done; exit 7"}, o);
   int code = -1;
   EXPECT_FALSE(WaitProcess(pid, false, &code));
   std::ofstream(go).put('x');

@@ -13,6 +13,7 @@
 #include "common/exp3_data.h"
 #include "common/mitigation.h"
 #include "common/user_error.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 
@@ -52,21 +53,7 @@ DatasetOptions Options(const std::string& kind = "exp1", const std::string& miti
   return o;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("revsweep_task_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string str() const { return path_.string(); }
-  std::string operator/(const std::string& file) const { return (path_ / file).string(); }
-
- private:
-  fs::path path_;
-};
+using TempDir = testutil::TempDir;
 
 const EvalSet* Find(const std::vector<EvalSet>& sets, const std::string& cell) {
   for (const EvalSet& s : sets) {

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace revsweep::testing {
+namespace revsweep::testutil {
 
 class TempDir {
  public:
@@ -25,10 +25,11 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::string& path() const { return path_; }
+  const std::string& str() const { return path_; }
   std::string operator/(const std::string& name) const { return path_ + "/" + name; }
 
  private:
   std::string path_;
 };
 
-}  // namespace revsweep::testing
+}  // namespace revsweep::testutil

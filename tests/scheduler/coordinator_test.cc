@@ -111,7 +111,7 @@ class CoordinatorTest : public ::testing::Test {
   std::string State(const std::string& id) { return TrialStateName(store_->Trial(id)->state); }
   std::vector<AttemptRow> Attempts(const std::string& id) { return store_->Attempts(id); }
 
-  testing::TempDir dir_{"coordinator_test"};
+  testutil::TempDir dir_{"coordinator_test"};
   std::unique_ptr<ResultsStore> store_;
   std::unique_ptr<InMemoryTransport> net_;
   std::unique_ptr<Coordinator> c_;

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/user_error.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 namespace {
@@ -214,13 +215,8 @@ TEST(ExportTest, ParseOptions) {
 
 class StoreExportTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/revsweep-export-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string dir_;
+  testutil::TempDir tmp_{"revsweep-export"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(StoreExportTest, ExportSweepReadsTheStore) {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/user_error.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 namespace {
@@ -76,13 +77,9 @@ class PlotsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (FindGnuplot().empty()) GTEST_SKIP() << "gnuplot not on PATH: plot tests skipped";
-    char tmpl[] = "/tmp/revsweep-plots-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = tmp_.path();
   }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
+  testutil::TempDir tmp_{"revsweep-plots"};
 
   // Three sizes x two learning rates x three seeds, Experiment 1 cells with chance.
   static Summary MakeSummary() {
@@ -197,10 +194,9 @@ TEST_F(PlotsTest, NothingToPlotIsAUserError) {
 
 // Runs without gnuplot too: a missing executable is a clear error, not a crash.
 TEST(PlotsNoGnuplotTest, MissingGnuplotIsAClearError) {
-  char tmpl[] = "/tmp/revsweep-plots-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  testutil::TempDir tmp("revsweep-plots");
   PlotOptions o;
-  o.out_dir = tmpl;
+  o.out_dir = tmp.path();
   o.gnuplot = "/nonexistent/gnuplot";
   try {
     PlotLossCurves({{"a", {{0, 1.0}, {1, 0.5}}}}, o);
@@ -209,10 +205,9 @@ TEST(PlotsNoGnuplotTest, MissingGnuplotIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("gnuplot not found"), std::string::npos) << e.what();
   }
   // The data and script are still there for a later manual run.
-  EXPECT_TRUE(fs::exists(std::string(tmpl) + "/loss_curves.gp"));
+  EXPECT_TRUE(fs::exists(tmp / "loss_curves.gp"));
   EXPECT_EQ(FindGnuplot("/nonexistent/gnuplot"), "");
   EXPECT_EQ(FindGnuplot("no-such-program-revsweep"), "");
-  fs::remove_all(tmpl);
 }
 
 }  // namespace

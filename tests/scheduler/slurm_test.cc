@@ -17,6 +17,7 @@
 
 #include "common/user_error.h"
 #include "scheduler/job_liveness.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 namespace {
@@ -69,25 +70,19 @@ std::vector<std::string> SbatchLines(const std::string& script) {
   return out;
 }
 
-class TempDir {
+// The shared temp dir, plus executable stand-ins for the Slurm tools.
+class TempDir : public testutil::TempDir {
  public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "slurm_test.XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
+  TempDir() : testutil::TempDir("slurm_test") {}
+  fs::path path() const { return fs::path(testutil::TempDir::path()); }
 
   // An executable shell script standing in for a Slurm tool.
   std::string Tool(const std::string& name, const std::string& body) const {
-    fs::path p = path_ / name;
+    fs::path p = path() / name;
     std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
     chmod(p.c_str(), 0755);
     return p.string();
   }
-
- private:
-  fs::path path_;
 };
 
 // ---- rendering ----------------------------------------------------------------------------

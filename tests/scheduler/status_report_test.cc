@@ -15,6 +15,7 @@
 
 #include "common/results_store.h"
 #include "common/settings.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 namespace {
@@ -416,21 +417,7 @@ TEST(StatusText, NarrowTerminalStillRenders) {
 
 // ---- a real temporary store
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "status_report_XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = testutil::TempDir;
 
 TEST(TakeSnapshot, CountsFromRealStore) {
   TempDir dir;

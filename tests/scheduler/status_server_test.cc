@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/lib/temp_dir.h"
+
 namespace revsweep {
 namespace {
 
@@ -436,8 +438,8 @@ TEST(StatusServer, BindErrorsThrowAndDestructorWithoutStartIsFine) {
 }
 
 TEST(WritePortFile, WritesUrlAtomically) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "status_server_XXXXXX").string();
-  std::string dir = mkdtemp(tmpl.data());
+  testutil::TempDir tmp("status_server");
+  const std::string dir = tmp.path();
   auto read = [&](const std::string& path) {
     std::ifstream in(path);
     std::stringstream ss;
