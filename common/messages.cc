@@ -2,143 +2,166 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 namespace revsweep {
 using nlohmann::json;
 
 namespace {
-// JSON has no NaN/Inf: encode non-finite metric values as strings.
-json Num(double v) {
+
+// ---- one field list per message type -------------------------------------------------------
+// Each message's wire fields are listed once, in Fields(); Encode and Decode both walk that list
+// (a Writer fills a JSON object, a Reader takes every field from one and throws when it is
+// missing or of the wrong type). A field cannot be written and then forgotten on the way back.
+
+// JSON has no NaN/Inf: non-finite numbers travel as the strings "nan", "inf", "-inf".
+json ToJson(double v) {
   if (std::isfinite(v)) return v;
   return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
 }
-double FromNum(const json& j) {
-  if (j.is_number()) return j.get<double>();
-  std::string s = j.get<std::string>();
-  if (s == "nan") return std::nan("");
-  return s == "inf" ? HUGE_VAL : -HUGE_VAL;
+json ToJson(Outcome o) { return OutcomeName(o); }
+json ToJson(const std::map<std::string, double>& m) {
+  json o = json::object();
+  for (const auto& [k, v] : m) o[k] = ToJson(v);
+  return o;
 }
+json ToJson(const std::vector<std::pair<int64_t, double>>& curve) {
+  json a = json::array();
+  for (const auto& [step, loss] : curve) a.push_back({step, ToJson(loss)});
+  return a;
+}
+template <typename T>
+json ToJson(const T& v) {
+  return json(v);
+}
+
+void FromJson(const json& j, double* v) {
+  if (j.is_number()) {
+    *v = j.get<double>();
+    return;
+  }
+  const std::string s = j.get<std::string>();
+  if (s == "nan")
+    *v = std::nan("");
+  else if (s == "inf" || s == "-inf")
+    *v = s == "inf" ? HUGE_VAL : -HUGE_VAL;
+  else
+    throw std::runtime_error("not a number: \"" + s + "\"");
+}
+void FromJson(const json& j, Outcome* o) { *o = OutcomeFromName(j.get<std::string>()); }
+void FromJson(const json& j, std::map<std::string, double>* m) {
+  for (const auto& [k, v] : j.items()) FromJson(v, &(*m)[k]);
+}
+void FromJson(const json& j, std::vector<std::pair<int64_t, double>>* curve) {
+  for (const auto& p : j) {
+    double loss = 0;
+    FromJson(p.at(1), &loss);
+    curve->emplace_back(p.at(0).get<int64_t>(), loss);
+  }
+}
+template <typename T>
+void FromJson(const json& j, T* v) {
+  *v = j.get<T>();
+}
+
+struct Writer {
+  json j = json::object();
+  template <typename T>
+  void operator()(const char* key, const T& v) {
+    j[key] = ToJson(v);
+  }
+};
+
+struct Reader {
+  const json& j;
+  template <typename T>
+  void operator()(const char* key, T& v) {
+    FromJson(j.at(key), &v);
+  }
+};
+
+template <typename M, typename F>
+void AssignFields(M& m, F&& f) {
+  f("trial_id", m.trial_id);
+  f("settings", m.settings_json);
+  f("task_path", m.task_path);
+  f("checkpoint_dir", m.checkpoint_dir);
+  f("attempt_id", m.attempt_id);
+  f("attempt_number", m.attempt_number);
+  f("ranks", m.ranks);
+  f("comm_tag", m.comm_tag);
+  f("bucket_mb", m.bucket_mb);
+  f("progress_every_s", m.progress_every_s);
+  f("heartbeat_every_s", m.heartbeat_every_s);
+}
+template <typename M, typename F>
+void CancelFields(M& m, F&& f) {
+  f("trial_id", m.trial_id);
+  f("reason", m.reason);
+}
+template <typename M, typename F>
+void ProgressFields(M& m, F&& f) {
+  f("attempt_id", m.attempt_id);
+  f("start_step", m.start_step);
+  f("trial_id", m.row.trial_id);
+  f("step", m.row.step);
+  f("total_steps", m.row.total_steps);
+  f("loss", m.row.loss);
+  f("tokens_per_s", m.row.tokens_per_s);
+  f("elapsed_s", m.row.elapsed_s);
+  f("curve", m.curve);
+}
+template <typename M, typename F>
+void ResultFields(M& m, F&& f) {
+  f("trial_id", m.trial_id);
+  f("attempt_id", m.attempt_id);
+  f("metrics", m.metrics);
+  f("params", m.params);
+  f("end_step", m.end_step);
+}
+template <typename M, typename F>
+void FailedFields(M& m, F&& f) {
+  f("trial_id", m.trial_id);
+  f("attempt_id", m.attempt_id);
+  f("outcome", m.outcome);
+  f("message", m.message);
+  f("end_step", m.end_step);
+  f("rank", m.rank);
+}
+template <typename M, typename F>
+void ShutdownFields(M& m, F&& f) {
+  f("exit_code", m.exit_code);
+}
+template <typename M, typename F>
+void HeartbeatFields(M& m, F&& f) {
+  f("attempt_id", m.attempt_id);
+  f("rank", m.rank);
+  f("left", m.left);
+}
+
 }  // namespace
 
-std::string Encode(const AssignMsg& m) {
-  return json{{"trial_id", m.trial_id},
-              {"settings", m.settings_json},
-              {"task_path", m.task_path},
-              {"checkpoint_dir", m.checkpoint_dir},
-              {"attempt_id", m.attempt_id},
-              {"attempt_number", m.attempt_number},
-              {"ranks", m.ranks},
-              {"comm_tag", m.comm_tag},
-              {"bucket_mb", m.bucket_mb},
-              {"progress_every_s", m.progress_every_s},
-              {"heartbeat_every_s", m.heartbeat_every_s}}
-      .dump();
-}
-AssignMsg DecodeAssign(const std::string& s) {
-  json j = json::parse(s);
-  AssignMsg m;
-  m.trial_id = j.at("trial_id");
-  m.settings_json = j.at("settings");
-  m.task_path = j.at("task_path");
-  m.checkpoint_dir = j.at("checkpoint_dir");
-  m.attempt_id = j.at("attempt_id");
-  m.attempt_number = j.at("attempt_number");
-  m.ranks = j.at("ranks").get<std::vector<int>>();
-  m.comm_tag = j.at("comm_tag");
-  m.bucket_mb = j.at("bucket_mb");
-  m.progress_every_s = j.at("progress_every_s");
-  m.heartbeat_every_s = j.at("heartbeat_every_s");
-  return m;
-}
+#define REVSWEEP_MESSAGE(Type, Fields)           \
+  std::string Encode(const Type##Msg& m) {       \
+    Writer w;                                    \
+    Fields(m, w);                                \
+    return w.j.dump();                           \
+  }                                              \
+  Type##Msg Decode##Type(const std::string& s) { \
+    const json j = json::parse(s);               \
+    Type##Msg m;                                 \
+    Fields(m, Reader{j});                        \
+    return m;                                    \
+  }
 
-std::string Encode(const CancelMsg& m) {
-  return json{{"trial_id", m.trial_id}, {"reason", m.reason}}.dump();
-}
-CancelMsg DecodeCancel(const std::string& s) {
-  json j = json::parse(s);
-  return {j.at("trial_id"), j.at("reason")};
-}
+REVSWEEP_MESSAGE(Assign, AssignFields)
+REVSWEEP_MESSAGE(Cancel, CancelFields)
+REVSWEEP_MESSAGE(Progress, ProgressFields)
+REVSWEEP_MESSAGE(Result, ResultFields)
+REVSWEEP_MESSAGE(Failed, FailedFields)
+REVSWEEP_MESSAGE(Shutdown, ShutdownFields)
+REVSWEEP_MESSAGE(Heartbeat, HeartbeatFields)
 
-std::string Encode(const ProgressMsg& m) {
-  json curve = json::array();
-  for (const auto& [step, loss] : m.curve) curve.push_back({step, Num(loss)});
-  return json{{"attempt_id", m.attempt_id},
-              {"start_step", m.start_step},
-              {"trial_id", m.row.trial_id},
-              {"step", m.row.step},
-              {"total_steps", m.row.total_steps},
-              {"loss", Num(m.row.loss)},
-              {"tokens_per_s", m.row.tokens_per_s},
-              {"elapsed_s", m.row.elapsed_s},
-              {"curve", curve}}
-      .dump();
-}
-ProgressMsg DecodeProgress(const std::string& s) {
-  json j = json::parse(s);
-  ProgressMsg m;
-  m.attempt_id = j.at("attempt_id");
-  m.start_step = j.value("start_step", int64_t{-1});
-  m.row.trial_id = j.at("trial_id");
-  m.row.step = j.at("step");
-  m.row.total_steps = j.at("total_steps");
-  m.row.loss = FromNum(j.at("loss"));
-  m.row.tokens_per_s = j.at("tokens_per_s");
-  m.row.elapsed_s = j.at("elapsed_s");
-  for (const auto& p : j.at("curve"))
-    m.curve.emplace_back(p.at(0).get<int64_t>(), FromNum(p.at(1)));
-  return m;
-}
-
-std::string Encode(const ResultMsg& m) {
-  json metrics = json::object();
-  for (const auto& [k, v] : m.metrics) metrics[k] = Num(v);
-  return json{{"trial_id", m.trial_id},
-              {"attempt_id", m.attempt_id},
-              {"metrics", metrics},
-              {"params", m.params},
-              {"end_step", m.end_step}}
-      .dump();
-}
-ResultMsg DecodeResult(const std::string& s) {
-  json j = json::parse(s);
-  ResultMsg m;
-  m.trial_id = j.at("trial_id");
-  m.attempt_id = j.at("attempt_id");
-  for (const auto& [k, v] : j.at("metrics").items()) m.metrics[k] = FromNum(v);
-  m.params = j.at("params");
-  m.end_step = j.at("end_step");
-  return m;
-}
-
-std::string Encode(const FailedMsg& m) {
-  return json{
-      {"trial_id", m.trial_id}, {"attempt_id", m.attempt_id}, {"outcome", OutcomeName(m.outcome)},
-      {"message", m.message},   {"end_step", m.end_step},     {"rank", m.rank}}
-      .dump();
-}
-FailedMsg DecodeFailed(const std::string& s) {
-  json j = json::parse(s);
-  FailedMsg m;
-  m.trial_id = j.at("trial_id");
-  m.attempt_id = j.at("attempt_id");
-  m.outcome = OutcomeFromName(j.at("outcome"));
-  m.message = j.at("message");
-  m.end_step = j.at("end_step");
-  m.rank = j.at("rank");
-  return m;
-}
-
-std::string Encode(const ShutdownMsg& m) { return json{{"exit_code", m.exit_code}}.dump(); }
-ShutdownMsg DecodeShutdown(const std::string& s) {
-  return {json::parse(s).at("exit_code").get<int>()};
-}
-
-std::string Encode(const HeartbeatMsg& m) {
-  return json{{"attempt_id", m.attempt_id}, {"rank", m.rank}, {"left", m.left}}.dump();
-}
-HeartbeatMsg DecodeHeartbeat(const std::string& s) {
-  json j = json::parse(s);
-  return {j.at("attempt_id").get<int64_t>(), j.at("rank").get<int>(), j.at("left").get<bool>()};
-}
+#undef REVSWEEP_MESSAGE
 
 }  // namespace revsweep
