@@ -42,6 +42,23 @@ std::string StepName(int64_t step) {
 
 }  // namespace
 
+std::optional<torch::Device> ParameterDevice(torch::nn::Module& model) {
+  for (const auto& p : model.parameters()) return p.device();
+  return std::nullopt;
+}
+
+void MoveOptimizerStateTo(torch::optim::Optimizer& optimizer, const torch::Device& device) {
+  // Every state entry, whatever the map's key type (a string in libtorch 1.x, a pointer in 2.x):
+  // a rank trains on one device, so all of its parameters live there.
+  for (auto& entry : optimizer.state()) {
+    if (auto* adam = dynamic_cast<torch::optim::AdamWParamState*>(entry.second.get())) {
+      adam->exp_avg(adam->exp_avg().to(device));
+      adam->exp_avg_sq(adam->exp_avg_sq().to(device));
+      if (adam->max_exp_avg_sq().defined()) adam->max_exp_avg_sq(adam->max_exp_avg_sq().to(device));
+    }
+  }
+}
+
 void SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
                     torch::optim::Optimizer& optimizer, const CheckpointState& state, int keep) {
   fs::create_directories(dir);
@@ -64,6 +81,12 @@ void SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
     auto gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());
     archive.write("rng", gen.get_state());
+  }
+  // The GPU's generator too (dropout, sampling on the device), where this rank trains on one.
+  if (const auto device = ParameterDevice(model); device && device->is_cuda()) {
+    auto gen = at::globalContext().defaultGenerator(*device);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    archive.write("rng_cuda", gen.get_state());
   }
   std::ostringstream body;
   archive.save_to(body);
@@ -96,7 +119,9 @@ std::optional<CheckpointState> LoadNewestCheckpoint(
         throw std::runtime_error("checksum mismatch");
       torch::serialize::InputArchive archive;
       std::istringstream in(bytes);
-      archive.load_from(in);
+      // To the CPU first, whatever device wrote it: a checkpoint saved on cuda:3 must load on a
+      // node with one GPU, or none. Each tensor then goes where its parameter lives.
+      archive.load_from(in, torch::kCPU);
       // A fresh tensor per read: reading into a tensor that already views archive storage
       // fails ("storage that is not resizable").
       auto get = [&](const char* key) {
@@ -124,6 +149,7 @@ std::optional<CheckpointState> LoadNewestCheckpoint(
       torch::serialize::InputArchive optim_archive;
       archive.read("optimizer", optim_archive);
       optimizer.load(optim_archive);
+      if (const auto device = ParameterDevice(model)) MoveOptimizerStateTo(optimizer, *device);
       CheckpointState s;
       s.trial_id = id;
       t = get("step");
@@ -139,6 +165,13 @@ std::optional<CheckpointState> LoadNewestCheckpoint(
         auto gen = at::detail::getDefaultCPUGenerator();
         std::lock_guard<std::mutex> lock(gen.mutex());
         gen.set_state(t);
+      }
+      torch::Tensor cuda_rng;
+      if (const auto device = ParameterDevice(model);
+          device && device->is_cuda() && archive.try_read("rng_cuda", cuda_rng)) {
+        auto gen = at::globalContext().defaultGenerator(*device);
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_state(cuda_rng);
       }
       return s;
     } catch (const std::exception& e) {
@@ -174,7 +207,7 @@ void LoadModelWeights(const std::string& path, torch::nn::Module& model) {
         throw std::runtime_error("truncated or checksum mismatch");
       torch::serialize::InputArchive archive;
       std::istringstream in(bytes);
-      archive.load_from(in);
+      archive.load_from(in, torch::kCPU);
       torch::NoGradGuard no_grad;
       for (auto& p : model.named_parameters()) {
         torch::Tensor v;

@@ -22,8 +22,10 @@ struct CheckpointState {
 };
 
 // Serialises `model` (its named parameters and buffers), `optimizer` and `state` plus the
-// default CPU generator's state. Throws std::runtime_error (e.g. disk full) leaving older
-// checkpoints untouched. Keeps the `keep` newest files.
+// default CPU generator's state, and the model's GPU generator state when it lives on a GPU.
+// Loading maps every tensor to the CPU first, then to its parameter's device, so a checkpoint
+// resumes on another GPU, another node, or the CPU. Throws std::runtime_error (e.g. disk full)
+// leaving older checkpoints untouched. Keeps the `keep` newest files.
 void SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
                     torch::optim::Optimizer& optimizer, const CheckpointState& state, int keep = 2);
 
@@ -37,6 +39,13 @@ std::optional<CheckpointState> LoadNewestCheckpoint(
 // in a folder), for model.init_from. Throws UserError naming the file when it is missing,
 // corrupt or its tensors do not fit the model.
 void LoadModelWeights(const std::string& path, torch::nn::Module& model);
+
+// The device of the model's first parameter (nullopt for a model without parameters).
+std::optional<torch::Device> ParameterDevice(torch::nn::Module& model);
+
+// Moves every AdamW state tensor to `device`. Checkpoints load to the CPU first (whatever GPU
+// wrote them), so after Optimizer::load the state must follow the parameters.
+void MoveOptimizerStateTo(torch::optim::Optimizer& optimizer, const torch::Device& device);
 
 // Newest checkpoint step on disk without loading (0 when none). Does not verify checksums.
 int64_t NewestCheckpointStep(const std::string& dir);
