@@ -46,37 +46,13 @@ CKPT_STEPS=5
 PAUSE_STEP=7
 mkdir -p "$WORK" "$PAUSE"
 export SLURM_CONF="$STATE_DIR/slurm.conf"
-STOPPED=0
-cleanup() {
-  local rc=$?
-  if ((!STOPPED)); then "$REVSWEEP_SRC/deploy/local-slurm/stop.sh" "$STATE_DIR" >/dev/null 2>&1 || true; fi
-  kill_leftovers
-  local left
-  left=$(our_daemons)
-  if [[ -n $left ]]; then
-    echo "[slurm-test] FAIL: daemons of this cluster still running after cleanup: $left" >&2
-    rc=1
-  fi
-  if ((rc == 0)); then rm -rf "$T"; else echo "[slurm-test] state kept in $T" >&2; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+install_cluster_cleanup
 
 # ---- 1. start ------------------------------------------------------------------------------------
 part_begin "1 (start a 2-node cluster)"
-started=0
-for try in 1 2 3; do
-  export REVSWEEP_SLURMCTLD_PORT=$((19000 + (RANDOM % 1000) * 3))
-  export REVSWEEP_SLURMD_PORT=$((REVSWEEP_SLURMCTLD_PORT + 1))
-  if out=$(REVSWEEP_SLURM_CPUS=2 "$REVSWEEP_SRC/deploy/local-slurm/start.sh" --nodes 2 "$STATE_DIR" 2>&1); then
-    started=1
-    break
-  fi
-  say "start.sh failed (try $try): $(tail -n 3 <<<"$out")"
-done
-((started)) || fail "could not start the 2-node cluster: $out"
+export REVSWEEP_SLURM_CPUS=2
+start_cluster 21000 --nodes 2
+out=$START_OUT
 grep -qx "export OMPI_MCA_btl=self,tcp" <<<"$out" || fail "start.sh --nodes 2 printed no btl line: $out"
 export OMPI_MCA_btl=self,tcp
 [[ $(sinfo -h -N -o '%N %t' | sort | tr '\n' ' ') == "node1 idle node2 idle " ]] ||

@@ -232,3 +232,47 @@ dump_diagnostics() {
     tail -n 30 "$f"
   done
 }
+
+# ---- cluster lifecycle shared by the real-binary tests ---------------------------------------
+
+# The EXIT trap: stops the cluster in STATE_DIR (unless STOPPED=1), kills anything of the test
+# left running, fails if a daemon survives, and keeps T on failure for a post-mortem.
+cluster_cleanup() {
+  local rc=$?
+  if ((!${STOPPED:-0})); then "$REVSWEEP_SRC/deploy/local-slurm/stop.sh" "$STATE_DIR" >/dev/null 2>&1 || true; fi
+  kill_leftovers
+  local left
+  left=$(our_daemons)
+  if [[ -n $left ]]; then
+    echo "[slurm-test] FAIL: daemons of this cluster still running after cleanup: $left" >&2
+    rc=1
+  fi
+  if ((rc == 0)); then rm -rf "$T"; else echo "[slurm-test] state kept in $T" >&2; fi
+  exit "$rc"
+}
+install_cluster_cleanup() {
+  STOPPED=0
+  trap cluster_cleanup EXIT
+  # Interrupted (Ctrl-C, ctest timeout): exit through the EXIT trap, which stops the cluster.
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# start_cluster BASE_PORT [start.sh options]: starts the cluster in STATE_DIR on ports of its
+# own (a developer's cluster on the defaults keeps running); a port taken meanwhile by someone
+# else makes start.sh fail at once, so it tries three. Sets START_OUT to start.sh's output.
+start_cluster() {
+  local base=$1 try
+  shift
+  for try in 1 2 3; do
+    export REVSWEEP_SLURMCTLD_PORT=$((base + (RANDOM % 1000) * 4))
+    export REVSWEEP_SLURMD_PORT=$((REVSWEEP_SLURMCTLD_PORT + 1))
+    if START_OUT=$("$REVSWEEP_SRC/deploy/local-slurm/start.sh" "$@" "$STATE_DIR" 2>&1); then
+      grep -qx "export SLURM_CONF=$SLURM_CONF" <<<"$START_OUT" ||
+        fail "start.sh printed no export line: $START_OUT"
+      return 0
+    fi
+    say "start.sh failed (try $try, ports $REVSWEEP_SLURMCTLD_PORT/$REVSWEEP_SLURMD_PORT): $(tail -n 3 <<<"$START_OUT")"
+  done
+  fail "could not start the local cluster: $START_OUT"
+}

@@ -58,43 +58,13 @@ EPOCHS=10
 PAUSE_STEP=25
 mkdir -p "$WORK"
 export SLURM_CONF="$STATE_DIR/slurm.conf"
-STOPPED=0
-cleanup() {
-  local rc=$?
-  if ((!STOPPED)); then "$REVSWEEP_SRC/deploy/local-slurm/stop.sh" "$STATE_DIR" >/dev/null 2>&1 || true; fi
-  kill_leftovers
-  local left
-  left=$(our_daemons)
-  if [[ -n $left ]]; then
-    echo "[slurm-test] FAIL: daemons of this cluster still running after cleanup: $left" >&2
-    rc=1
-  fi
-  if ((rc == 0)); then rm -rf "$T"; else echo "[slurm-test] state kept in $T" >&2; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-# Interrupted (Ctrl-C, ctest timeout): exit through the EXIT trap, which stops the cluster.
-trap 'exit 130' INT
-trap 'exit 143' TERM
+install_cluster_cleanup
 
 SUBMIT=(--partition debug --ntasks-per-node 2 --cpus-per-task 1)
 
 # ---- 1. start ------------------------------------------------------------------------------------
 part_begin "1 (start cluster)"
-# Ports of its own, so a developer's cluster (or another test's) on the defaults keeps running; a
-# port taken meanwhile by someone else makes start.sh fail at once, so try a few.
-started=0
-for try in 1 2 3; do
-  export REVSWEEP_SLURMCTLD_PORT=$((17000 + (RANDOM % 1000) * 2))
-  export REVSWEEP_SLURMD_PORT=$((REVSWEEP_SLURMCTLD_PORT + 1))
-  if out=$("$REVSWEEP_SRC/deploy/local-slurm/start.sh" "$STATE_DIR" 2>&1); then
-    started=1
-    break
-  fi
-  say "start.sh failed (try $try, ports $REVSWEEP_SLURMCTLD_PORT/$REVSWEEP_SLURMD_PORT): $(tail -n 3 <<<"$out")"
-done
-((started)) || fail "could not start the local cluster: $out"
-grep -qx "export SLURM_CONF=$SLURM_CONF" <<<"$out" || fail "start.sh printed no export line: $out"
+start_cluster 17000
 say "cluster up (ports $REVSWEEP_SLURMCTLD_PORT/$REVSWEEP_SLURMD_PORT, state $STATE_DIR)"
 part_end
 
