@@ -15,6 +15,7 @@
 #include "common/sweep_config.h"
 #include "common/token_cache.h"
 #include "common/user_error.h"
+#include "worker/device_choice.h"
 #include "worker/mpi_communicator.h"
 #include "worker/nccl_communicator.h"
 #include "worker/trainer.h"
@@ -103,6 +104,35 @@ class Heartbeat {
   std::thread thread_;
 };
 
+// This rank's node as its group's other members should see it: Slurm's node name (several
+// "nodes" may share a host in a test cluster), else MPI's processor name.
+std::string NodeName() {
+  if (const char* n = getenv("SLURMD_NODENAME")) return n;
+  char name[MPI_MAX_PROCESSOR_NAME] = {0};
+  int len = 0;
+  MPI_Get_processor_name(name, &len);
+  return std::string(name, static_cast<size_t>(len));
+}
+
+// Every member's device, gathered over the group (one small all-gather per assignment).
+std::vector<MemberDevice> GatherMemberDevices(MPI_Comm group, int world_rank,
+                                              const DeviceChoice& mine) {
+  struct Wire {
+    int world_rank, cuda, gpu;
+    char node[64];
+  };
+  Wire w{world_rank, mine.cuda ? 1 : 0, mine.gpu, {0}};
+  const std::string node = NodeName();
+  node.copy(w.node, sizeof(w.node) - 1);
+  int n = 0;
+  MPI_Comm_size(group, &n);
+  std::vector<Wire> all(static_cast<size_t>(n));
+  MPI_Allgather(&w, sizeof(Wire), MPI_BYTE, all.data(), sizeof(Wire), MPI_BYTE, group);
+  std::vector<MemberDevice> out;
+  for (const Wire& x : all) out.push_back({x.world_rank, x.node, x.cuda != 0, x.gpu});
+  return out;
+}
+
 void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
   // Declared first, so it says "left" only after this rank's report and its group's teardown.
   Heartbeat heartbeat(o.report_comm, a.attempt_id, world_rank, a.heartbeat_every_s);
@@ -126,19 +156,29 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
     at::set_num_threads(trial.resources.threads);
     const TokenizedTask& task = LoadTask(a.task_path);
     // CUDA when this build has NCCL and the process sees a GPU (a CUDA libtorch): one GPU per
-    // rank, chosen by the node-local rank; otherwise CPU tensors over MPI.
+    // rank, chosen by the node-local rank; otherwise CPU tensors over MPI. Every member learns
+    // every member's choice first, so a group that cannot work (CUDA beside CPU, two members
+    // on one GPU) is refused with a message by all of them, before any communicator exists.
+    DeviceEnv env;
+    env.local_rank = o.local_rank;
+    env.local_size = o.local_size;
+    if (const char* v = getenv("CUDA_VISIBLE_DEVICES")) env.cuda_visible_devices = v;
+#ifdef REVSWEEP_WITH_NCCL
+    env.cuda_build = torch::cuda::is_available() && CudaDeviceAvailable();
+    env.visible_gpus = env.cuda_build ? static_cast<int>(torch::cuda::device_count()) : 0;
+#endif
+    const DeviceChoice device = ChooseDevice(env);
+    if (!device.note.empty() && leader)
+      fprintf(stderr, "[trial %s] note: %s\n", a.trial_id.c_str(), device.note.c_str());
+    const std::string refused =
+        CheckGroupDevices(GatherMemberDevices(group_comm, world_rank, device));
+    if (!refused.empty()) throw UserError("", 0, 0, "resources.group_size", refused);
     std::unique_ptr<Communicator> comm_ptr;
     TrainContext ctx;
 #ifdef REVSWEEP_WITH_NCCL
-    if (torch::cuda::is_available() && CudaDeviceAvailable()) {
-      int local = 0;
-      if (const char* l = getenv("OMPI_COMM_WORLD_LOCAL_RANK"))
-        local = atoi(l);
-      else if (const char* l2 = getenv("SLURM_LOCALID"))
-        local = atoi(l2);
-      const int gpu = local % static_cast<int>(torch::cuda::device_count());
-      ctx.device = "cuda:" + std::to_string(gpu);
-      comm_ptr = std::make_unique<NcclCommunicator>(group_comm, gpu);
+    if (device.cuda) {
+      ctx.device = "cuda:" + std::to_string(device.gpu);
+      comm_ptr = std::make_unique<NcclCommunicator>(group_comm, device.gpu);
     }
 #endif
     if (!comm_ptr) comm_ptr = std::make_unique<MpiCommunicator>(group_comm);
@@ -217,9 +257,17 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
 
 }  // namespace
 
-int RunWorkerLoop(const WorkerOptions& o) {
+int RunWorkerLoop(const WorkerOptions& options) {
+  WorkerOptions o = options;
   int world_rank = 0;
   MPI_Comm_rank(o.comm, &world_rank);
+  // This rank's place among the processes of its host (for the GPU it takes), from MPI itself
+  // rather than a launcher's environment variable.
+  MPI_Comm node_comm = MPI_COMM_NULL;
+  MPI_Comm_split_type(o.comm, MPI_COMM_TYPE_SHARED, world_rank, MPI_INFO_NULL, &node_comm);
+  MPI_Comm_rank(node_comm, &o.local_rank);
+  MPI_Comm_size(node_comm, &o.local_size);
+  MPI_Comm_free(&node_comm);
   for (;;) {
     std::string text;
     int src = 0;

@@ -14,6 +14,8 @@ struct WorkerOptions {
   MPI_Comm report_comm = MPI_COMM_NULL;     // reports to the coordinator (another dup)
   const std::atomic<bool>* stop = nullptr;  // set by SIGTERM/SIGUSR2 handlers
   bool verbose = false;
+  int local_rank = 0;  // set by RunWorkerLoop (MPI_COMM_TYPE_SHARED)
+  int local_size = 1;
 };
 
 // Returns the exit code carried by Shutdown.

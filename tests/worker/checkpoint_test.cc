@@ -48,9 +48,8 @@ TEST(Checkpoint, OptimizerStateFollowsTheParametersAfterLoad) {
   torch::manual_seed(1);
   Tiny b;
   torch::optim::AdamW opt_b(b.parameters(), torch::optim::AdamWOptions(1e-2));
-  auto loaded = LoadNewestCheckpoint(dir.path(), "t", b, opt_b, [](const std::string& w) {
-    ADD_FAILURE() << w;
-  });
+  auto loaded = LoadNewestCheckpoint(dir.path(), "t", b, opt_b,
+                                     [](const std::string& w) { ADD_FAILURE() << w; });
   ASSERT_TRUE(loaded.has_value());
   EXPECT_EQ(loaded->step, 1);
   ASSERT_EQ(ParameterDevice(b), torch::Device(torch::kCPU));
