@@ -21,10 +21,12 @@ BUILD=build-debian13
 
 [[ $(id -u) -eq 0 ]] || { echo "debian13: needs root (chroot, mounts)" >&2; exit 1; }
 
-# deploy/install-deps.sh --minimal's list under trixie's names, plus what the tiers call:
-# python3 (plots_test parses the SVG with it), procps (ps) and mount (full_disk's tmpfs).
+# deploy/install-deps.sh --minimal's list under trixie's names, plus ninja (make runs several
+# --target goals one after another, each test executable then compiles on one core) and what
+# the tiers call: python3 (plots_test parses the SVG with it), procps (ps) and mount
+# (full_disk's tmpfs).
 PKGS=(
-  build-essential cmake pkg-config
+  build-essential cmake ninja-build pkg-config
   libtorch-dev libopenblas0-openmp
   libsentencepiece-dev
   libyaml-cpp-dev libsqlite3-dev sqlite3 libcli11-dev nlohmann-json3-dev
@@ -130,7 +132,12 @@ step() { # step NAME COMMAND: runs COMMAND in the root, timed, and records the o
   else SUMMARY+=("$1: FAILED ($((SECONDS - s)) s)"); fail=1; fi
 }
 
-step build "cmake -S . -B $BUILD -DCMAKE_BUILD_TYPE=Release -DREVSWEEP_CUDA=OFF \
+# A build directory another generator configured (an older version of this script) is
+# rejected by cmake -G Ninja: start it afresh.
+if [[ -f $BUILD/CMakeCache.txt ]] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$BUILD/CMakeCache.txt"; then
+  rm -rf "$BUILD"
+fi
+step build "cmake -G Ninja -S . -B $BUILD -DCMAKE_BUILD_TYPE=Release -DREVSWEEP_CUDA=OFF \
   -DREVSWEEP_BUILD_BENCH=ON -DCMAKE_CXX_FLAGS=-Werror=deprecated-declarations \
   >$BUILD.configure.log 2>&1 || { cat $BUILD.configure.log; exit 1; }
 cmake --build $BUILD -j2 --target ${TARGETS[*]}"
