@@ -3,9 +3,9 @@
 # yaml-cpp 0.8, Boost 1.83) inside a chroot and runs the unit and mpi tiers there, so a
 # break on the newer libraries shows up here rather than on a user's machine.
 #   1. Makes the trixie root at ${REVSWEEP_DEBIAN13_ROOT:-/var/cache/revsweep/debian13} with
-#      mmdebstrap when it is absent or was made from a different package list (a stamp file
-#      inside it records the list). It is built in a temporary directory and renamed, so an
-#      interrupted run never leaves a half-made root behind.
+#      mmdebstrap when it is absent or was made from a different package list or options (a
+#      stamp file inside it records them). It is built in a temporary directory and renamed,
+#      so an interrupted run never leaves a half-made root behind.
 #   2. Mounts /proc, /sys, /dev, a fresh /dev/shm and this checkout (at /src) into it; a trap
 #      unmounts them all on any exit.
 #   3. Configures and builds into build-debian13/ (deprecated calls are errors) only the
@@ -36,8 +36,20 @@ PKGS=(
   libgtest-dev libgmock-dev googletest
   python3 procps mount
 )
+# variant apt: Essential packages and apt only; no recommends. dpkg skips fsync (the root is
+# thrown away, never repaired) and documentation. The apt lists and package cache are dropped:
+# the root is rebuilt, never upgraded.
+MMDEBSTRAP_ARGS=(
+  --mode=root --variant=apt --aptopt='APT::Install-Recommends "false"'
+  --dpkgopt=force-unsafe-io --dpkgopt='path-exclude=/usr/share/doc/*'
+  --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*'
+  --include="$(IFS=,; echo "${PKGS[*]}")"
+  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*'
+  trixie
+)
 STAMP_FILE=.revsweep-debian13-stamp
-stamp=$(printf '%s\n' trixie "$MIRROR" "${PKGS[@]}" | sha256sum | cut -d' ' -f1)
+# The stamp covers the package list and every mmdebstrap option: a change to either rebuilds.
+stamp=$(printf '%s\n' "$MIRROR" "${MMDEBSTRAP_ARGS[@]}" | sha256sum | cut -d' ' -f1)
 
 MOUNTS=()
 TMP_ROOT=""
@@ -61,7 +73,7 @@ flock 9
 
 # A mount left by a run that was killed before its trap ran would be removed along with
 # the root below: refuse instead.
-if findmnt -rn -o TARGET | grep -q "^$ROOT/"; then
+if findmnt -rn -o TARGET | grep -qF "$ROOT/"; then
   echo "debian13: something is still mounted under $ROOT (findmnt | grep $ROOT); unmount it" >&2
   exit 1
 fi
@@ -73,12 +85,7 @@ if [[ ! -f $ROOT/$STAMP_FILE || $(cat "$ROOT/$STAMP_FILE") != "$stamp" ]]; then
   echo "debian13: creating the trixie root $ROOT (${#PKGS[@]} packages)"
   TMP_ROOT=$(mktemp -d "$ROOT.new.XXXXXX")
   chmod 755 "$TMP_ROOT"
-  # variant apt: Essential packages and apt only; no recommends. The apt lists and package
-  # cache are dropped (the root is rebuilt, never upgraded).
-  if ! mmdebstrap --mode=root --variant=apt --aptopt='APT::Install-Recommends "false"' \
-      --include="$(IFS=,; echo "${PKGS[*]}")" \
-      --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
-      trixie "$TMP_ROOT" "$MIRROR" >"$ROOT.mmdebstrap.log" 2>&1; then
+  if ! mmdebstrap "${MMDEBSTRAP_ARGS[@]}" "$TMP_ROOT" "$MIRROR" >"$ROOT.mmdebstrap.log" 2>&1; then
     tail -40 "$ROOT.mmdebstrap.log" >&2
     echo "debian13: FAILED: mmdebstrap (log: $ROOT.mmdebstrap.log)" >&2
     exit 1
@@ -99,6 +106,9 @@ mnt() { # mnt TARGET MOUNT-ARGS...: mounts and records TARGET for the trap
   mkdir -p "$target"
   mount "$@" "$target"
   MOUNTS+=("$target")
+  # Where / is a shared mount (systemd), a bind of /dev is /dev's peer: the tmpfs mounted on
+  # its shm would then appear on the host's /dev/shm too.
+  mount --make-private "$target"
 }
 mnt "$ROOT/proc" -t proc proc
 mnt "$ROOT/sys" --bind /sys
@@ -117,10 +127,10 @@ for f in tests/common/*_test.cc tests/scheduler/*_test.cc tests/worker/*_test.cc
   [[ $n == nccl_* ]] || TARGETS+=("$n")
 done
 
-in_root() {
+in_root() { # fd 9 (the lock) closed: a process left behind must not hold it
   chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 TMPDIR=/tmp OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive \
-    bash -c "cd /src && $1"
+    bash -c "cd /src && $1" 9>&-
 }
 
 SUMMARY=()
@@ -134,7 +144,8 @@ step() { # step NAME COMMAND: runs COMMAND in the root, timed, and records the o
 
 # A build directory another generator configured (an older version of this script) is
 # rejected by cmake -G Ninja: start it afresh.
-if [[ -f $BUILD/CMakeCache.txt ]] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$BUILD/CMakeCache.txt"; then
+if [[ -f $BUILD/CMakeCache.txt ]] &&
+   ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$BUILD/CMakeCache.txt"; then
   rm -rf "$BUILD"
 fi
 step build "cmake -G Ninja -S . -B $BUILD -DCMAKE_BUILD_TYPE=Release -DREVSWEEP_CUDA=OFF \
