@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Reference trainer for bench_torch_trainer_vs_python: the same GPT, optimizer, schedule,
 batches and data as worker/trainer.cc RunTrial (one rank), written the way a PyTorch user
-would write it, run on Debian's python3-torch (the same libtorch 1.13 build the C++ side
-links).
+would write it, run on Debian's python3-torch (the same libtorch build the C++ side links:
+1.13 on Debian 12, 2.6 on Debian 13).
 
 Usage: /usr/bin/python3 bench/reference_trainer.py SPEC_FILE [--threads N] [--warmup W]
 
@@ -72,6 +72,15 @@ def read_spec(path):
     return spec
 
 
+def scaled_dot_product_attention(q, k, v):
+    """Causal SDPA, no dropout: the kernel worker/gpt.cc calls on the same torch version."""
+    if hasattr(F, "scaled_dot_product_attention"):  # torch 2.x (at::scaled_dot_product_attention)
+        return F.scaled_dot_product_attention(q, k, v, None, 0.0, is_causal=True)
+    # torch 1.13 exposes SDPA only as the private aten op (at::_scaled_dot_product_attention),
+    # which torch 2.0 removed; it returns output and weights.
+    return torch.ops.aten._scaled_dot_product_attention(q, k, v, None, 0.0, False, True)[0]
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, d_model, n_head):
         super().__init__()
@@ -85,9 +94,7 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        # torch 1.13 exposes SDPA only as the aten op (F.scaled_dot_product_attention is 2.0):
-        # the same kernel worker/gpt.cc calls as at::_scaled_dot_product_attention.
-        y = torch.ops.aten._scaled_dot_product_attention(q, k, v, None, 0.0, False, True)[0]
+        y = scaled_dot_product_attention(q, k, v)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.c_proj(y)
 

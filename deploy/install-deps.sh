@@ -2,7 +2,8 @@
 # Installs everything revsweep needs to build, run and test on Debian 12, from apt only.
 # Idempotent and non-interactive; works as root or through sudo.
 #   deploy/install-deps.sh            build + run + test dependencies
-#   deploy/install-deps.sh --minimal  build + run only (no Slurm, fuzzing or reference torch)
+#   deploy/install-deps.sh --minimal  build + run only (no Slurm, fuzzing, reference torch or
+#                                     the debian13 tier's mmdebstrap)
 set -euo pipefail
 
 SUDO=""
@@ -37,6 +38,8 @@ if [[ "${1:-}" != "--minimal" ]]; then
     clang-14 libclang-rt-14-dev
     # reference PyTorch for the trainer benchmark and the GPT-2 parity test
     python3-torch python3-numpy
+    # the debian13 tier's Debian 13 chroot (deploy/debian13/run.sh)
+    mmdebstrap
   )
   # GPT-2 tokenizer parity test runs the npm package's Encoder.js under node. Some images
   # ship a nodejs that bundles npm (and conflicts with Debian's npm package).

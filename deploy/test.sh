@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12: install dependencies (apt), build, and run every test
 # tier: unit, mpi, e2e, slurm (a real one-node Slurm started and stopped by the tests),
-# sanitizers (ASan+UBSan unit tier), fuzzing (bounded libFuzzer runs) and the format check.
+# debian13 (build + unit + mpi against Debian 13's libtorch 2.6 / Open MPI 5 in a chroot, see
+# deploy/debian13/run.sh), sanitizers (ASan+UBSan unit tier), fuzzing (bounded libFuzzer runs)
+# and the format check.
 # TIERS=unit,mpi limits the tiers. Exit status non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TIERS=${TIERS:-unit,gpu,mpi,e2e,slurm,sanitize,fuzz,format}
+TIERS=${TIERS:-unit,gpu,mpi,e2e,slurm,debian13,sanitize,fuzz,format}
 has() { [[ ",$TIERS," == *",$1,"* ]]; }
 t0=$(date +%s)
 declare -a SUMMARY
@@ -23,6 +25,12 @@ for tier in unit gpu mpi e2e slurm; do
        $( [[ $tier == unit ]] && echo "-j2" ); then step "$tier" ok "$s"
   else step "$tier" FAILED "$s"; fail=1; fi
 done
+
+if has debian13; then
+  s=$(date +%s)
+  if bash deploy/debian13/run.sh; then step debian13 ok "$s"
+  else step debian13 FAILED "$s"; fail=1; fi
+fi
 
 if has sanitize; then
   s=$(date +%s)
