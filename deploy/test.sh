@@ -14,6 +14,13 @@ declare -a SUMMARY
 step() { SUMMARY+=("$1: $2 ($(( $(date +%s) - $3 )) s)"); }
 
 bash deploy/install-deps.sh
+# The debian13 tier's root is downloads and unpacking, little CPU: make it beside the build.
+# The tier itself waits for it (run.sh holds a lock) and remakes it if this attempt failed.
+ROOT_PID=""
+if has debian13; then
+  bash deploy/debian13/run.sh --root-only >build-debian13-root.log 2>&1 &
+  ROOT_PID=$!
+fi
 s=$(date +%s); bash deploy/build.sh; step build ok "$s"
 
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
@@ -28,6 +35,7 @@ done
 
 if has debian13; then
   s=$(date +%s)
+  [[ -n $ROOT_PID ]] && { wait "$ROOT_PID" || tail -5 build-debian13-root.log; }
   if bash deploy/debian13/run.sh; then step debian13 ok "$s"
   else step debian13 FAILED "$s"; fail=1; fi
 fi

@@ -11,7 +11,7 @@
 #   3. Configures and builds into build-debian13/ (deprecated calls are errors) only the
 #      targets the two tiers run, then runs `ctest -L '^unit$' -j2` and `ctest -L '^mpi$'`.
 # Needs root and mmdebstrap (deploy/install-deps.sh installs it). Exit status non-zero on any
-# failure, naming the step that failed.
+# failure, naming the step that failed. `run.sh --root-only` stops after step 1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -99,6 +99,9 @@ if [[ ! -f $ROOT/$STAMP_FILE || $(cat "$ROOT/$STAMP_FILE") != "$stamp" ]]; then
   TMP_ROOT=""
   echo "debian13: root created in $((SECONDS - t0)) s"
 fi
+# --root-only: deploy/test.sh makes the root (downloads and unpacking, little CPU) beside the
+# main build, then runs the tier itself later.
+if [[ ${1:-} == --root-only ]]; then exit 0; fi
 
 mnt() { # mnt TARGET MOUNT-ARGS...: mounts and records TARGET for the trap
   local target=$1
