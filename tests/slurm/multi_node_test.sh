@@ -9,7 +9,7 @@
 # Parts:
 #   1. start the 2-node cluster (the EXIT trap stops it and kills anything left)
 #   2. submit; wait until the ranks pause at step PAUSE_STEP; kill -9 one on node2
-#   3. the job requeues itself (Restarts 1) and completes; every trial done once, the killed
+#   3. the job requeues itself (Restarts >= 1) and completes; every trial done once, the killed
 #      attempt recorded (crash or lost), the interrupted trials resumed from their checkpoints;
 #      placement by node
 #   4. stop.sh leaves no daemon of this cluster behind
@@ -108,7 +108,11 @@ part_begin "3 (requeue, complete, placement)"
 wait_sweep_job mn "$ID" 900
 LOG=$(job_log mn "$ID")
 [[ $JOB_FINAL == COMPLETED ]] || fail "job $ID ended $JOB_FINAL: $(grep revsweep-job "$LOG" | tail -n 5)"
-[[ $(job_field "$ID" Restarts) == 1 ]] || fail "job $ID Restarts=$(job_field "$ID" Restarts), expected 1"
+# At least one requeue. Seen once: a second one, when a late SIGTERM meant for the killed run's
+# step reached the requeued run's step of the same id (Slurm numbers steps from 0 again after a
+# requeue); the trainers checkpointed and the job requeued once more, losing nothing.
+restarts=$(job_field "$ID" Restarts)
+((restarts >= 1)) || fail "job $ID Restarts=$restarts, expected at least 1"
 # Two ways out, both a requeue: srun ends the step (--kill-on-bad-exit: the survivors get
 # SIGTERM, checkpoint, and the coordinator ends the world with 75 once the dead rank's group is
 # declared broken), or slurmstepd kills the survivors first (exit 137).
@@ -127,7 +131,7 @@ bad=$(grep -oE 'start [0-9a-f]+ on ranks? [0-9,]+' "$LOG" | awk '{print $NF}' | 
   grep -vxE '0,1|2,3|0,1,2,3' || true)
 [[ -z $bad ]] || fail "groups placed across node boundaries: $bad"
 grep -q 'on ranks 0,1,2,3' "$LOG" || fail "the 4-rank trial did not span both nodes"
-say "job $ID: killed rank on node2, requeued once, 3 trials done once; groups $(grep -oE 'on ranks [0-9,]+' "$LOG" | sort -u | awk '{print $3}' | tr '\n' ' ')"
+say "job $ID: killed rank on node2, requeued ($restarts restart(s)), 3 trials done once; groups $(grep -oE 'on ranks [0-9,]+' "$LOG" | sort -u | awk '{print $3}' | tr '\n' ' ')"
 part_end
 
 # ---- 4. stop -------------------------------------------------------------------------------------
