@@ -124,7 +124,7 @@ n=$(sql "SELECT count(*) FROM attempts WHERE outcome IN ('lost', 'crash') AND jo
 ((n >= 1)) || fail "the killed rank's attempt is not recorded as crash or lost: $(sql 'SELECT outcome, message FROM attempts')"
 n=$(sql "SELECT count(*) FROM attempts WHERE outcome='running'")
 ((n == 0)) || fail "$n attempts left running"
-n=$(sql "SELECT count(*) FROM attempts WHERE outcome='done' AND slurm_restart=1 AND start_step >= $CKPT_STEPS")
+n=$(sql "SELECT count(*) FROM attempts WHERE outcome='done' AND slurm_restart >= 1 AND start_step >= $CKPT_STEPS")
 ((n >= 1)) || fail "no trial resumed from its checkpoint after the requeue"
 # Placement: 2-rank groups inside a node (0,1 or 2,3), 4-rank groups across both nodes.
 bad=$(grep -oE 'start [0-9a-f]+ on ranks? [0-9,]+' "$LOG" | awk '{print $NF}' | sort -u |
