@@ -45,7 +45,7 @@ if has sanitize; then
   # The torch-free unit tier (common + scheduler) under AddressSanitizer + UBSan.
   if cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DREVSWEEP_SANITIZE=ON \
        -DREVSWEEP_WITH_TORCH=OFF -DREVSWEEP_BUILD_BENCH=OFF > build-asan.configure.log 2>&1 &&
-     cmake --build build-asan -j "$(nproc --all)" > build-asan.build.log 2>&1 &&
+     cmake --build build-asan -j "$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)" > build-asan.build.log 2>&1 &&
      ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan -L '^unit$' -j2 --output-on-failure \
        --timeout 600; then step sanitize ok "$s"
   else tail -40 build-asan.build.log 2>/dev/null || true; step sanitize FAILED "$s"; fail=1; fi

@@ -7,7 +7,7 @@ CXX=$(command -v clang++-14 || command -v clang++)
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$CXX" \
   -DREVSWEEP_FUZZ=ON -DREVSWEEP_WITH_TORCH=OFF -DREVSWEEP_BUILD_TESTS=OFF \
   -DREVSWEEP_BUILD_BENCH=OFF > build-fuzz.configure.log 2>&1 || { cat build-fuzz.configure.log; exit 1; }
-cmake --build build-fuzz -j "$(nproc --all)" --target fuzz_config fuzz_dataset > build-fuzz.build.log 2>&1 ||
+cmake --build build-fuzz -j "$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)" --target fuzz_config fuzz_dataset > build-fuzz.build.log 2>&1 ||
   { tail -40 build-fuzz.build.log; exit 1; }
 for t in config dataset; do
   corpus=$(mktemp -d)
