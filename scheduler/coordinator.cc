@@ -369,10 +369,11 @@ void Coordinator::CheckTimeouts() {
       continue;
     }
     // A Cancel (timeout, preemption) the group did not act on within the heartbeat timeout.
+    // Recorded under the Cancel's own reason: a preemption must not spend the timeout budget.
     if (!r.recorded && r.cancel_sent && now - r.cancel_at > beat) {
-      const std::string why =
-          "did not stop within " + std::to_string(int(beat)) + " s of being cancelled";
-      Record(r, Outcome::kTimeout, why, 0);
+      const std::string why = "did not stop within " + std::to_string(int(beat)) +
+                              " s of being cancelled (" + r.cancel_reason + ")";
+      Record(r, r.cancel_reason == "timeout" ? Outcome::kTimeout : Outcome::kPreempted, why, 0);
       Break(r, why);
       continue;
     }
@@ -381,6 +382,7 @@ void Coordinator::CheckTimeouts() {
       net_.Send(r.ranks.front(), kTagCancel, Encode(CancelMsg{id, "timeout"}));
       r.cancel_sent = true;
       r.cancel_at = now;
+      r.cancel_reason = "timeout";
     }
   }
   Retire();
@@ -414,6 +416,7 @@ void Coordinator::CancelAll(const char* reason) {
     net_.Send(r.ranks.front(), kTagCancel, Encode(CancelMsg{id, reason}));
     r.cancel_sent = true;
     r.cancel_at = Now();
+    r.cancel_reason = reason;
   }
 }
 

@@ -103,6 +103,7 @@ class Coordinator {
     double started = 0;
     bool cancel_sent = false;
     double cancel_at = 0;
+    std::string cancel_reason;  // "timeout" | "preempted"
     double cost = 0;
     bool recorded = false;  // outcome written to the store
     double recorded_at = 0;

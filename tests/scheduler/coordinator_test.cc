@@ -353,6 +353,26 @@ TEST_F(CoordinatorTest, ASignalStopsEveryGroupAndExitsForRequeue) {
   for (const auto& x : a) EXPECT_EQ(State(x.trial_id), "pending");
 }
 
+TEST_F(CoordinatorTest, AGroupThatIgnoresAPreemptionIsRecordedPreemptedNotTimedOut) {
+  Make(1, SweepYaml(1));
+  Settle();
+  auto a = Assigns();
+  ASSERT_EQ(a.size(), 1u);
+  stop_ = true;
+  Settle();
+  ASSERT_EQ(net_->Take(kTagCancel).size(), 1u);
+  // The group keeps beating but never stops (say, a long evaluation): after the heartbeat
+  // timeout it is broken, and the attempt counts as a preemption, not against retries_timeout.
+  now_ += 11;
+  Beat(a[0], 0);
+  EXPECT_FALSE(Settle());
+  auto att = Attempts(a[0].trial_id);
+  EXPECT_EQ(OutcomeName(att.at(0).outcome), std::string("preempted"));
+  EXPECT_NE(att[0].message.find("(preempted)"), std::string::npos) << att[0].message;
+  EXPECT_EQ(State(a[0].trial_id), "pending");
+  EXPECT_THROW(c_->Finish(), WorldAborted);
+}
+
 TEST_F(CoordinatorTest, LostAttemptsOfADeadJobAreRecoveredAndALiveJobsAreLeftAlone) {
   for (bool alive : {false, true}) {
     SCOPED_TRACE(alive ? "owner alive" : "owner gone");
