@@ -45,12 +45,10 @@ TEST(CheckGroupDevices, RefusesMixedAndDuplicateGpus) {
   EXPECT_EQ(CheckGroupDevices({{0, "n1", false, -1}, {1, "n1", false, -1}}), "");
   EXPECT_EQ(CheckGroupDevices({{0, "n1", true, 0}, {1, "n1", true, 1}, {2, "n2", true, 0}}), "");
   std::string mixed = CheckGroupDevices({{0, "n1", true, 0}, {3, "n2", false, -1}});
-  EXPECT_NE(mixed.find("rank 0 trains on a GPU (n1) but rank 3 on the CPU (n2)"),
-            std::string::npos)
+  EXPECT_NE(mixed.find("rank 0 trains on a GPU (n1) but rank 3 on the CPU (n2)"), std::string::npos)
       << mixed;
   std::string dup = CheckGroupDevices({{4, "n2", true, 1}, {5, "n2", true, 1}});
-  EXPECT_NE(dup.find("ranks 4 and 5 of one group both use GPU 1 on n2"), std::string::npos)
-      << dup;
+  EXPECT_NE(dup.find("ranks 4 and 5 of one group both use GPU 1 on n2"), std::string::npos) << dup;
 }
 
 }  // namespace
