@@ -92,7 +92,13 @@ void Coordinator::Start() {
   for (const TrialConfig& t : cfg.trials) trials_[t.id] = t;
 
   if (deps_.status_server) StartStatusServer();
-  int lost = store_.RecoverLost(deps_.job_alive);
+  // One question per job, however many of its attempts are open (each may cost an squeue).
+  std::map<std::string, bool> alive;
+  int lost = store_.RecoverLost([&](const std::string& job) {
+    auto it = alive.find(job);
+    if (it == alive.end()) it = alive.emplace(job, deps_.job_alive(job)).first;
+    return it->second;
+  });
   if (lost > 0) Log("recovered %d attempt(s) left running by a job that is gone", lost);
   for (int r = 0; r < world_size_; ++r) free_.insert(r);
   last_flush_ = Now();
@@ -370,17 +376,16 @@ void Coordinator::CheckTimeouts() {
     }
     // A Cancel (timeout, preemption) the group did not act on within the heartbeat timeout.
     // Recorded under the Cancel's own reason: a preemption must not spend the timeout budget.
-    if (!r.recorded && r.cancel_sent && now - r.cancel_at > beat) {
+    if (!r.recorded && r.cancelled() && now - r.cancel_at > beat) {
       const std::string why = "did not stop within " + std::to_string(int(beat)) +
                               " s of being cancelled (" + r.cancel_reason + ")";
       Record(r, r.cancel_reason == "timeout" ? Outcome::kTimeout : Outcome::kPreempted, why, 0);
       Break(r, why);
       continue;
     }
-    if (run_.trial_timeout_s > 0 && !r.cancel_sent && now - r.started > run_.trial_timeout_s) {
+    if (run_.trial_timeout_s > 0 && !r.cancelled() && now - r.started > run_.trial_timeout_s) {
       // Ask the group to checkpoint and stop; it reports Failed{timeout}.
       net_.Send(r.ranks.front(), kTagCancel, Encode(CancelMsg{id, "timeout"}));
-      r.cancel_sent = true;
       r.cancel_at = now;
       r.cancel_reason = "timeout";
     }
@@ -412,9 +417,8 @@ void Coordinator::Retire() {
 
 void Coordinator::CancelAll(const char* reason) {
   for (auto& [id, r] : running_) {
-    if (r.cancel_sent || r.recorded) continue;
+    if (r.cancelled() || r.recorded) continue;
     net_.Send(r.ranks.front(), kTagCancel, Encode(CancelMsg{id, reason}));
-    r.cancel_sent = true;
     r.cancel_at = Now();
     r.cancel_reason = reason;
   }

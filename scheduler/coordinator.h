@@ -101,9 +101,9 @@ class Coordinator {
     int64_t attempt_id = 0;
     std::vector<int> ranks;
     double started = 0;
-    bool cancel_sent = false;
     double cancel_at = 0;
-    std::string cancel_reason;  // "timeout" | "preempted"
+    std::string cancel_reason;  // "timeout" | "preempted"; "" while no Cancel was sent
+    bool cancelled() const { return !cancel_reason.empty(); }
     double cost = 0;
     bool recorded = false;  // outcome written to the store
     double recorded_at = 0;

@@ -54,7 +54,7 @@ Liveness CheckJob(const std::string& job_id, const std::string& self_job,
         std::this_thread::sleep_for(std::chrono::duration<double>(s));
     }
     try {
-      std::vector<JobInfo> jobs = QueryJobs({job_id}, probe.tools);
+      std::vector<JobInfo> jobs = QueryJobs({job_id}, probe.tools, /*with_scontrol=*/false);
       return jobs.at(0).Finished() ? Liveness::kGone : Liveness::kAlive;
     } catch (const std::exception& e) {
       last_error = e.what();

@@ -380,7 +380,8 @@ std::string Submit(const std::string& script_text, const std::string& script_pat
   return ParseSbatchParsable(r.out);
 }
 
-std::vector<JobInfo> QueryJobs(const std::vector<std::string>& ids, const SlurmTools& tools) {
+std::vector<JobInfo> QueryJobs(const std::vector<std::string>& ids, const SlurmTools& tools,
+                               bool with_scontrol) {
   CheckJobIds(ids);
   std::vector<JobInfo> result;
   if (ids.empty()) return result;
@@ -400,6 +401,10 @@ std::vector<JobInfo> QueryJobs(const std::vector<std::string>& ids, const SlurmT
     JobInfo j;
     if (auto it = by_id.find(id); it != by_id.end()) {
       j = it->second;
+      if (!with_scontrol) {
+        result.push_back(std::move(j));
+        continue;
+      }
       CommandResult s = RunTool({tools.scontrol, "-o", "show", "job", id});
       // A job purged between the two calls keeps what squeue said.
       if (s.exit_code == 0) {

@@ -124,8 +124,10 @@ std::string Submit(const std::string& script_text, const std::string& script_pat
 // State of each id, in the order given; ids Slurm does not know come back with found=false.
 // One squeue call for all ids plus one `scontrol -o show job` per known id (restart count and
 // exit code are not in squeue's output). Throws UserError for a malformed id and SlurmError
-// when the controller cannot be reached.
-std::vector<JobInfo> QueryJobs(const std::vector<std::string>& ids, const SlurmTools& tools = {});
+// when the controller cannot be reached. `with_scontrol` false skips the scontrol calls
+// (restarts and exit code stay 0): enough for the state alone.
+std::vector<JobInfo> QueryJobs(const std::vector<std::string>& ids, const SlurmTools& tools = {},
+                               bool with_scontrol = true);
 
 // scancel the ids. Unknown and already finished jobs are not an error (scancel is silent
 // about them too). Throws UserError for a malformed id, SlurmError when scancel fails.
