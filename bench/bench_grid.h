@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "common/settings.h"
+#include "common/config/settings.h"
 
 namespace revsweep::bench_grid {
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "scheduler/placement_policy.h"
-#include "scheduler/placement_sim.h"
+#include "scheduler/placement/placement_policy.h"
+#include "scheduler/placement/placement_sim.h"
 
 namespace {
 

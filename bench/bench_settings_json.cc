@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "bench/bench_grid.h"
-#include "common/settings.h"
-#include "common/sweep_config.h"
+#include "common/config/settings.h"
+#include "common/config/sweep_config.h"
 #include "tests/lib/settings_reference.h"
 
 namespace revsweep {

@@ -29,13 +29,13 @@
 #include <vector>
 
 #include "bench/bench_grid.h"
-#include "common/results_store.h"
-#include "common/settings.h"
-#include "common/store_raw_access.h"
-#include "common/sweep_config.h"
-#include "scheduler/status_report.h"
-#include "scheduler/summary.h"
-#include "scheduler/summary_render.h"
+#include "common/config/settings.h"
+#include "common/config/sweep_config.h"
+#include "common/store/results_store.h"
+#include "common/store/store_raw_access.h"
+#include "scheduler/status/status_report.h"
+#include "scheduler/summary/summary.h"
+#include "scheduler/summary/summary_render.h"
 
 namespace revsweep {
 namespace {

@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "common/results_store.h"
+#include "common/store/results_store.h"
 
 namespace revsweep {
 

@@ -10,13 +10,13 @@
 #include <filesystem>
 #include <thread>
 
-#include "common/trial_data.h"
+#include "common/data/trial_data.h"
 #include "common/user_error.h"
-#include "scheduler/job_liveness.h"
 #include "scheduler/mpi_transport.h"
-#include "scheduler/retry_policy.h"
-#include "scheduler/status_report.h"
-#include "scheduler/status_server.h"
+#include "scheduler/placement/retry_policy.h"
+#include "scheduler/slurm/job_liveness.h"
+#include "scheduler/status/status_report.h"
+#include "scheduler/status/status_server.h"
 
 namespace revsweep {
 namespace {
@@ -123,6 +123,7 @@ bool Coordinator::Step(bool* busy_out) {
     CancelAll("preempted");
   }
   if (!stopping_ && dirty_ && !free_.empty()) busy |= PlacePending();
+  if (!stopping_ && !free_.empty() && Now() >= next_regroup_check_) busy |= Regroup();
   busy |= Receive();
   CheckTimeouts();
   if (Now() - last_flush_ >= run_.progress_every_s) {
@@ -183,7 +184,8 @@ std::vector<PendingTrial> Coordinator::PendingTrials() {
                           TrialState::kFailed, 0);
       continue;
     }
-    out.push_back({row.id, row.cost, k, 0});
+    const int k_max = std::min(world_size_, std::max(k, it->second.resources.group_size_max));
+    out.push_back({row.id, row.cost, k, 0, k_max > k ? k_max : 0});
   }
   return out;
 }
@@ -191,6 +193,7 @@ std::vector<PendingTrial> Coordinator::PendingTrials() {
 bool Coordinator::PlacePending() {
   dirty_ = false;
   std::vector<PendingTrial> pending = PendingTrials();
+  none_pending_ = pending.empty();
   if (pending.empty()) return false;
   ClusterSnapshot snap;
   snap.free_ranks.assign(free_.begin(), free_.end());
@@ -248,6 +251,51 @@ bool Coordinator::PlacePending() {
     busy = true;
   }
   return busy;
+}
+
+bool Coordinator::Regroup() {
+  // Once a second is plenty: it waits for trials to report progress.
+  next_regroup_check_ = Now() + 1;
+  if (run_.regroup_min_remaining_s <= 0) return false;
+  Running* best = nullptr;
+  double best_left = 0;
+  // Placement, not regrouping, uses free ranks while trials wait (the last placement saw none).
+  if (!none_pending_ || dirty_) return false;
+  for (auto& [id, r] : running_) {
+    // One regroup at a time (until it is placed again): the ranks it frees may be all the
+    // others need.
+    if (r.cancel_reason == "regroup") return false;
+  }
+  for (auto& [id, r] : running_) {
+    if (r.recorded || r.cancelled()) continue;
+    const int k_max = std::min(world_size_, trials_.at(id).resources.group_size_max);
+    if (k_max <= static_cast<int>(r.ranks.size())) continue;
+    // Ranks it could take: those on its node while the group is smaller than a node (as
+    // placement widens it), else any.
+    const int rpn = deps_.ranks_per_node;
+    const bool in_node = rpn > 0 && static_cast<int>(r.ranks.size()) < rpn;
+    int usable = 0;
+    for (int f : free_) usable += !in_node || f / rpn == r.ranks.front() / rpn;
+    if (usable == 0) continue;
+    // Time left from this attempt's own pace (its elapsed_s counts earlier attempts too, at
+    // their group sizes: close enough to decide whether a restart pays).
+    auto p = progress_seen_.find(id);
+    if (p == progress_seen_.end() || p->second.total_steps <= 0 || p->second.step <= 0) continue;
+    const double frac = static_cast<double>(p->second.step) / p->second.total_steps;
+    if (frac >= 1) continue;
+    const double left = p->second.elapsed_s * (1 - frac) / frac;
+    if (left < run_.regroup_min_remaining_s || left <= best_left) continue;
+    best = &r;
+    best_left = left;
+  }
+  if (best == nullptr) return false;
+  net_.Send(best->ranks.front(), kTagCancel, Encode(CancelMsg{best->trial_id, "regroup"}));
+  best->cancel_at = Now();
+  best->cancel_reason = "regroup";
+  Log("regroup %s: ~%.0f s left on %zu rank(s) while %zu idle; it checkpoints and continues on "
+      "more",
+      best->trial_id.c_str(), best_left, best->ranks.size(), free_.size());
+  return true;
 }
 
 bool Coordinator::Receive() {
@@ -318,7 +366,8 @@ void Coordinator::OnFailed(int source, const FailedMsg& m) {
   // A rank saw SIGTERM/SIGUSR2 (under Slurm signals may reach tasks one by one): the job
   // is going away, so stop assigning and let the whole job checkpoint and requeue,
   // rather than handing the trial back to a rank that will stop again.
-  if (m.outcome == Outcome::kPreempted) preempted_seen_ = true;
+  // A regroup the coordinator asked for is not the job going away.
+  if (m.outcome == Outcome::kPreempted && r.cancel_reason != "regroup") preempted_seen_ = true;
 }
 
 void Coordinator::OnLeft(int source, int64_t attempt_id) {

@@ -15,6 +15,14 @@
 // script requeues the job and the next run starts with every rank healthy. A group that does
 // not stop within the heartbeat timeout of its Cancel (trial timeout, preemption) is broken
 // the same way.
+//
+// Moldable trials (resources.group_size_max). Placement widens trials onto ranks that would
+// otherwise sit idle (placement_policy.h). When nothing is pending and ranks are idle (the tail
+// of a sweep), a running moldable trial with at least run.regroup_min_remaining_s left (by its
+// progress so far) is sent a Cancel with reason "regroup": it checkpoints and reports
+// preempted, which costs no retry budget and does not stop the job, and the next placement
+// starts it again, from that checkpoint, on its old ranks plus the idle ones. The global batch
+// is fixed, so the group size changes when the trial ends, not what it computes.
 #pragma once
 
 #include <mpi.h>
@@ -30,10 +38,10 @@
 #include <tuple>
 #include <vector>
 
+#include "common/config/sweep_config.h"
 #include "common/messages.h"
-#include "common/results_store.h"
-#include "common/sweep_config.h"
-#include "scheduler/placement_policy.h"
+#include "common/store/results_store.h"
+#include "scheduler/placement/placement_policy.h"
 #include "scheduler/transport.h"
 
 namespace revsweep {
@@ -102,7 +110,8 @@ class Coordinator {
     std::vector<int> ranks;
     double started = 0;
     double cancel_at = 0;
-    std::string cancel_reason;  // "timeout" | "preempted"; "" while no Cancel was sent
+    // "timeout" | "preempted" | "regroup"; "" while no Cancel was sent
+    std::string cancel_reason;
     bool cancelled() const { return !cancel_reason.empty(); }
     double cost = 0;
     bool recorded = false;  // outcome written to the store
@@ -113,6 +122,7 @@ class Coordinator {
   void Log(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
   std::vector<PendingTrial> PendingTrials();
   bool PlacePending();
+  bool Regroup();
   bool Receive();
   void OnFailed(int source, const FailedMsg& m);
   void OnLeft(int source, int64_t attempt_id);
@@ -149,6 +159,8 @@ class Coordinator {
   std::mutex status_mu_;
   std::string status_cache_[3] = {"{}", "[]", ""};
   std::chrono::steady_clock::time_point next_trials_refresh_{};
+  bool none_pending_ = false;      // the last placement found no pending trial
+  double next_regroup_check_ = 0;  // Now() seconds
   std::unique_ptr<StatusServer> server_;
   std::vector<std::tuple<std::string, int64_t, double>> curve_;
 };

@@ -21,7 +21,7 @@
 
 #include "common/user_error.h"
 #include "scheduler/coordinator.h"
-#include "scheduler/placement_policy.h"
+#include "scheduler/placement/placement_policy.h"
 #include "worker/trainer.h"
 #include "worker/worker_loop.h"
 

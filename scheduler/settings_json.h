@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <variant>
 
-#include "common/settings.h"
+#include "common/config/settings.h"
 
 namespace revsweep {
 

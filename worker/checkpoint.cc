@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/atomic_file.h"
-#include "common/settings.h"
+#include "common/config/settings.h"
 #include "common/user_error.h"
 
 namespace revsweep {

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#include "common/stats.h"
+#include "common/stats/stats.h"
 
 namespace revsweep {
 namespace {
@@ -94,7 +94,8 @@ int ExactMatchDecided(const std::string& generation_so_far, const std::string& t
 
 std::vector<TokenIds> GreedyGenerate(GPT& model, const TokenizedTask& task,
                                      const std::vector<TokenIds>& prompts, int max_new_tokens,
-                                     const std::function<bool(size_t, const TokenIds&)>& done) {
+                                     const std::function<bool(size_t, const TokenIds&)>& done,
+                                     bool kv_cache) {
   torch::NoGradGuard no_grad;
   std::vector<TokenIds> out(prompts.size());
   std::vector<size_t> lengths;
@@ -113,10 +114,20 @@ std::vector<TokenIds> GreedyGenerate(GPT& model, const TokenizedTask& task,
         for (size_t j = 0; j < prompts[idx[b]].size(); ++j) acc[b][j + 1] = prompts[idx[b]][j];
       }
       seq = seq.to(device);
-      for (int step = 0; step < max_new_tokens && seq.size(1) < block && B > 0; ++step) {
-        auto logits = model->forward(seq);              // (B, T, V)
-        auto next = logits.select(1, -1).argmax(-1);    // (B)
-        seq = torch::cat({seq, next.unsqueeze(1)}, 1);  // (B, T+1)
+      int64_t length = static_cast<int64_t>(len);  // of every row's sequence so far
+      KVCache cache;
+      if (kv_cache) cache = model->NewCache(B);
+      torch::Tensor next_in = seq;  // what the cached model has not seen yet, (B, T) or (B, 1)
+      for (int step = 0; step < max_new_tokens && length < block && B > 0; ++step) {
+        // (B, V): with the cache only the new positions run; without, the whole sequence.
+        auto last =
+            kv_cache ? model->NextLogits(next_in, &cache) : model->forward(seq).select(1, -1);
+        auto next = last.argmax(-1);  // (B)
+        if (kv_cache)
+          next_in = next.unsqueeze(1);  // (B, 1)
+        else
+          seq = torch::cat({seq, next.unsqueeze(1)}, 1);  // (B, T+1)
+        ++length;
         next = next.cpu();
         auto nacc = next.accessor<int64_t, 1>();
         std::vector<int64_t> keep;
@@ -134,7 +145,13 @@ std::vector<TokenIds> GreedyGenerate(GPT& model, const TokenizedTask& task,
         }
         if (static_cast<int64_t>(keep.size()) != B) {
           // Decided rows leave the batch: later steps cost only what is still open.
-          seq = seq.index_select(0, torch::tensor(keep, torch::kLong).to(device));  // (B', T+1)
+          auto rows = torch::tensor(keep, torch::kLong).to(device);
+          if (kv_cache) {
+            cache.KeepRows(rows);
+            next_in = next_in.index_select(0, rows);  // (B', 1)
+          } else {
+            seq = seq.index_select(0, rows);  // (B', T+1)
+          }
           idx = std::move(keep_idx);
           B = static_cast<int64_t>(idx.size());
         }
@@ -180,17 +197,20 @@ std::vector<double> CompletionLogProbs(GPT& model, const TokenizedTask& task,
   return out;
 }
 
-std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task, int max_new_tokens) {
+std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task, int max_new_tokens,
+                                       bool kv_cache) {
   model->eval();
   std::map<std::string, double> m;
   auto score = [&](const TokEvalSet& set, const std::string& prefix) {
     if (set.items.empty()) return;
     std::vector<TokenIds> prompts;
     for (const auto& it : set.items) prompts.push_back(it.prompt);
-    auto gens =
-        GreedyGenerate(model, task, prompts, max_new_tokens, [&](size_t i, const TokenIds& ids) {
+    auto gens = GreedyGenerate(
+        model, task, prompts, max_new_tokens,
+        [&](size_t i, const TokenIds& ids) {
           return ExactMatchDecided(DecodeTokens(task, ids), set.items[i].target) >= 0;
-        });
+        },
+        kv_cache);
     int hits = 0;
     for (size_t i = 0; i < gens.size(); ++i)
       hits += ExactMatch(DecodeTokens(task, gens[i]), set.items[i].target) ? 1 : 0;

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "common/token_cache.h"
+#include "common/data/token_cache.h"
 #include "worker/gpt.h"
 
 namespace revsweep {
@@ -22,10 +22,13 @@ bool ExactMatch(const std::string& generation, const std::string& target);
 // Greedy continuation of each prompt (bos + prompt), up to max_new_tokens or eos, batched by
 // prompt length. Returns the generated ids (without the prompt). When `done(i, ids)` says a
 // row is decided, that row leaves the batch early (exact match is usually decided after a
-// few tokens: a wrong first word is already a miss).
+// few tokens: a wrong first word is already a miss). With `kv_cache` (the default) each step
+// runs only the new token against the cached keys and values of the sequence so far (GPT::
+// NextLogits); without it, every step runs the whole sequence again (the reference the cached
+// path is tested and benchmarked against). Both give the same ids up to ties within rounding.
 std::vector<TokenIds> GreedyGenerate(
     GPT& model, const TokenizedTask& task, const std::vector<TokenIds>& prompts, int max_new_tokens,
-    const std::function<bool(size_t, const TokenIds&)>& done = nullptr);
+    const std::function<bool(size_t, const TokenIds&)>& done = nullptr, bool kv_cache = true);
 
 // -1 while a generation can still match `target`, else 1 (hit) or 0 (miss).
 int ExactMatchDecided(const std::string& generation_so_far, const std::string& target);
@@ -52,7 +55,9 @@ std::map<std::string, double> LikelihoodMetrics(const std::vector<double>& corre
                                                 const std::vector<int>& group);
 
 // Every metric: acc.<cell>, n.<cell> (its prompt count), chance.<cell>, and the likelihood
-// tests (LikelihoodMetrics). Puts the model in eval mode and restores train mode.
-std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task, int max_new_tokens);
+// tests (LikelihoodMetrics). Puts the model in eval mode and restores train mode. `kv_cache`
+// as in GreedyGenerate.
+std::map<std::string, double> Evaluate(GPT& model, const TokenizedTask& task, int max_new_tokens,
+                                       bool kv_cache = true);
 
 }  // namespace revsweep

@@ -13,6 +13,23 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& c)
   c_proj = register_module("c_proj", torch::nn::Linear(c.d_model, c.d_model));
 }
 
+namespace {
+
+// Scaled dot-product attention, q (B, nh, Tq, hs) over k, v (B, nh, Tk, hs) -> (B, nh, Tq, hs);
+// causal aligns the last query with the last key.
+torch::Tensor Sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                   double dropout, bool causal) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout, causal);
+#else
+  // 1.13: the private op of the same kernel (returns output and weights).
+  return std::get<0>(at::_scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout,
+                                                       /*need_attn_weights=*/false, causal));
+#endif
+}
+
+}  // namespace
+
 torch::Tensor CausalSelfAttentionImpl::Attend(const torch::Tensor& qkv_btc) {
   const int64_t B = qkv_btc.size(0), T = qkv_btc.size(1), C = qkv_btc.size(2) / 3;
   auto qkv = qkv_btc.split(C, /*dim=*/2);                              // 3 x (B, T, C)
@@ -20,14 +37,7 @@ torch::Tensor CausalSelfAttentionImpl::Attend(const torch::Tensor& qkv_btc) {
   auto k = qkv[1].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
   auto v = qkv[2].view({B, T, n_head_, C / n_head_}).transpose(1, 2);  // (B, nh, T, hs)
   const double p = is_training() ? dropout_ : 0.0;
-#if TORCH_VERSION_MAJOR >= 2
-  auto y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, p,
-                                            /*is_causal=*/true);  // (B, nh, T, hs)
-#else
-  // 1.13: the private op of the same kernel (returns output and weights).
-  auto y = std::get<0>(at::_scaled_dot_product_attention(
-      q, k, v, /*attn_mask=*/{}, p, /*need_attn_weights=*/false, /*is_causal=*/true));
-#endif
+  auto y = Sdpa(q, k, v, p, /*causal=*/true);             // (B, nh, T, hs)
   return y.transpose(1, 2).contiguous().view({B, T, C});  // (B, T, C)
 }
 
@@ -52,6 +62,20 @@ torch::Tensor CausalSelfAttentionImpl::ForwardPacked(const torch::Tensor& x,
                  .index_copy(0, rows, proj)  // padding rows stay zero
                  .view({B, T, 3 * C});
   return Project(Attend(qkv).view({B * T, C}).index_select(0, rows));  // (N, C)
+}
+
+torch::Tensor CausalSelfAttentionImpl::ForwardCached(const torch::Tensor& x, torch::Tensor& k_cache,
+                                                     torch::Tensor& v_cache, int64_t past) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2), hs = C / n_head_;
+  TORCH_CHECK(past == 0 || T == 1, "a cached step takes the prompt or one token, not ", T);
+  auto qkv = c_attn(x).split(C, /*dim=*/2);                   // 3 x (B, T, C)
+  auto q = qkv[0].view({B, T, n_head_, hs}).transpose(1, 2);  // (B, nh, T, hs)
+  k_cache.narrow(2, past, T).copy_(qkv[1].view({B, T, n_head_, hs}).transpose(1, 2));
+  v_cache.narrow(2, past, T).copy_(qkv[2].view({B, T, n_head_, hs}).transpose(1, 2));
+  auto k = k_cache.narrow(2, 0, past + T), v = v_cache.narrow(2, 0, past + T);  // (B, nh, L, hs)
+  // A prompt attends causally within itself; one new token sees every position before it.
+  auto y = Sdpa(q, k, v, /*dropout=*/0.0, /*causal=*/past == 0);   // (B, nh, T, hs)
+  return Project(y.transpose(1, 2).contiguous().view({B, T, C}));  // (B, T, C)
 }
 
 MLPImpl::MLPImpl(const GPTConfig& c) : dropout_(c.dropout) {
@@ -81,6 +105,17 @@ torch::Tensor BlockImpl::ForwardPacked(const torch::Tensor& x, const torch::Tens
                                        int64_t T) {
   auto y = x + attn->ForwardPacked(ln_1(x), rows, B, T);  // (N, C)
   return y + mlp(ln_2(y));                                // (N, C)
+}
+
+torch::Tensor BlockImpl::ForwardCached(const torch::Tensor& x, torch::Tensor& k_cache,
+                                       torch::Tensor& v_cache, int64_t past) {
+  auto y = x + attn->ForwardCached(ln_1(x), k_cache, v_cache, past);  // (B, T, C)
+  return y + mlp(ln_2(y));                                            // (B, T, C)
+}
+
+void KVCache::KeepRows(const torch::Tensor& keep) {
+  for (auto& t : k) t = t.index_select(0, keep);
+  for (auto& t : v) t = t.index_select(0, keep);
 }
 
 GPTImpl::GPTImpl(const GPTConfig& c) : config_(c) {
@@ -137,6 +172,29 @@ torch::Tensor GPTImpl::Hidden(const torch::Tensor& idx) {
     x = F::dropout(x, F::DropoutFuncOptions().p(config_.dropout).training(is_training()));
   for (auto& block : *h) x = block->as<Block>()->forward(x);  // (B, T, C)
   return ln_f(x);                                             // (B, T, C)
+}
+
+KVCache GPTImpl::NewCache(int64_t B) const {
+  KVCache cache;
+  const auto opts = wte->weight.options().requires_grad(false);
+  const int64_t hs = config_.d_model / config_.n_head;
+  for (int64_t i = 0; i < config_.n_layer; ++i) {
+    cache.k.push_back(torch::empty({B, config_.n_head, config_.block_size, hs}, opts));
+    cache.v.push_back(torch::empty({B, config_.n_head, config_.block_size, hs}, opts));
+  }
+  return cache;
+}
+
+torch::Tensor GPTImpl::NextLogits(const torch::Tensor& idx, KVCache* cache) {
+  const int64_t T = idx.size(1), past = cache->length;
+  TORCH_CHECK(past + T <= config_.block_size, "sequence of ", past + T,
+              " tokens exceeds block_size ", config_.block_size);
+  auto pos = torch::arange(past, past + T, idx.options().dtype(torch::kLong));  // (T)
+  auto x = wte(idx) + wpe(pos);                                                 // (B, T, C)
+  for (size_t i = 0; i < h->size(); ++i)
+    x = (*h)[i]->as<Block>()->ForwardCached(x, cache->k[i], cache->v[i], past);  // (B, T, C)
+  cache->length = past + T;
+  return Logits(ln_f(x.select(1, T - 1)));  // (B, V)
 }
 
 int64_t GPTImpl::NumParams(bool non_embedding) const {

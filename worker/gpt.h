@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace revsweep {
 
@@ -29,6 +30,12 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   // causal attention never lets a real position see the padding after it). -> (N, C)
   torch::Tensor ForwardPacked(const torch::Tensor& x, const torch::Tensor& rows, int64_t B,
                               int64_t T);
+  // Incremental decoding: x (B, T, C) holds positions past .. past + T - 1; their keys and
+  // values are written into the caches (B, nh, block_size, hs) at those positions and the new
+  // queries attend to positions 0 .. past + T - 1. Either past == 0 (a prompt) or T == 1 (one
+  // new token). -> (B, T, C)
+  torch::Tensor ForwardCached(const torch::Tensor& x, torch::Tensor& k_cache,
+                              torch::Tensor& v_cache, int64_t past);
 
   torch::nn::Linear c_attn{nullptr}, c_proj{nullptr};
 
@@ -61,12 +68,24 @@ class BlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
   torch::Tensor ForwardPacked(const torch::Tensor& x, const torch::Tensor& rows, int64_t B,
                               int64_t T);  // (N, C) -> (N, C), see CausalSelfAttention
+  torch::Tensor ForwardCached(const torch::Tensor& x, torch::Tensor& k_cache,
+                              torch::Tensor& v_cache, int64_t past);  // see CausalSelfAttention
 
   torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
   CausalSelfAttention attn{nullptr};
   MLP mlp{nullptr};
 };
 TORCH_MODULE(Block);
+
+// Keys and values of the positions a batch has seen, per layer, for greedy decoding one token
+// at a time (each step then costs one position, not the whole sequence again).
+struct KVCache {
+  std::vector<torch::Tensor> k, v;  // per layer, (B, nh, block_size, hs)
+  int64_t length = 0;               // positions filled
+
+  // Keeps only the batch rows `keep` (int64 indices, on the cache's device).
+  void KeepRows(const torch::Tensor& keep);
+};
 
 class GPTImpl : public torch::nn::Module {
  public:
@@ -85,6 +104,12 @@ class GPTImpl : public torch::nn::Module {
   // runs on those N rows only. -> (N, C), equal to Hidden(idx).view({-1, C})[rows] up to
   // floating-point rounding.
   torch::Tensor HiddenPacked(const torch::Tensor& idx, const torch::Tensor& rows);
+  // An empty cache for a batch of B sequences, on the parameters' device and dtype.
+  KVCache NewCache(int64_t B) const;
+  // Incremental forward: idx (B, T) are the next T tokens of each sequence (the whole prompt
+  // when the cache is empty, else one token). Extends the cache and returns the logits of the
+  // last position, (B, vocab_size): equal to forward(whole sequence)[:, -1] up to rounding.
+  torch::Tensor NextLogits(const torch::Tensor& idx, KVCache* cache);
   // Parameter count; tied weights counted once. non_embedding excludes wte and wpe.
   int64_t NumParams(bool non_embedding = false) const;
   const GPTConfig& config() const { return config_; }

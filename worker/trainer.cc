@@ -109,17 +109,8 @@ std::vector<int64_t> EpochPermutation(int64_t n, int64_t seed, int64_t epoch) {
   return p;
 }
 
-TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Communicator& comm,
-                     const TrainContext& ctx, const TrainHooks& hooks) {
+GPTConfig ModelConfigFor(const TrialConfig& trial, const TokenizedTask& task) {
   const TrainOptions& opt = trial.train;
-  const bool leader = comm.rank() == 0;
-  const bool completion_only = opt.loss_on == "completion";
-  // No documents is fine only for an evaluation-only trial (train.epochs 0, e.g. Experiment 2).
-  if (task.train.empty() && opt.epochs > 0) {
-    throw TrialError(Outcome::kFatal,
-                     "dataset has no training documents (train.epochs 0 evaluates without them)");
-  }
-
   int64_t longest = 0;
   for (const auto& d : task.train)
     longest = std::max<int64_t>(longest, d.prompt.size() + d.completion.size() + 2);
@@ -140,6 +131,24 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
   gc.n_head = trial.model.n_head;
   gc.d_model = trial.model.d_model;
   gc.dropout = trial.model.dropout;
+  return gc;
+}
+
+TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Communicator& comm,
+                     const TrainContext& ctx, const TrainHooks& hooks) {
+  const TrainOptions& opt = trial.train;
+  const bool leader = comm.rank() == 0;
+  const bool completion_only = opt.loss_on == "completion";
+  // No documents is fine only for an evaluation-only trial (train.epochs 0, e.g. Experiment 2).
+  if (task.train.empty() && opt.epochs > 0) {
+    throw TrialError(Outcome::kFatal,
+                     "dataset has no training documents (train.epochs 0 evaluates without them)");
+  }
+
+  const GPTConfig gc = ModelConfigFor(trial, task);
+  int64_t longest = 0;
+  for (const auto& d : task.train)
+    longest = std::max<int64_t>(longest, d.prompt.size() + d.completion.size() + 2);
   if (longest > gc.block_size)
     throw TrialError(Outcome::kFatal, "model.block_size " + std::to_string(gc.block_size) +
                                           " is shorter than the longest document (" +
@@ -328,7 +337,9 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
   result.end_step = state.step;
   const double train_seconds = state.train_seconds + Seconds(t_start, Clock::now());
   if (leader) {
+    const auto t_eval = Clock::now();
     result.metrics = Evaluate(model, task, opt.eval_max_new_tokens);
+    result.metrics["eval_seconds"] = Seconds(t_eval, Clock::now());
     result.metrics["loss.final"] =
         state.last_epoch_loss_sum / std::max<int64_t>(1, state.last_epoch_loss_n);
     result.metrics["params"] = static_cast<double>(result.params);

@@ -11,10 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "common/results_store.h"
-#include "common/sweep_config.h"
-#include "common/token_cache.h"
+#include "common/config/sweep_config.h"
+#include "common/data/token_cache.h"
+#include "common/store/results_store.h"
 #include "worker/communicator.h"
+#include "worker/gpt.h"
 
 namespace revsweep {
 
@@ -58,6 +59,10 @@ struct TrainContext {
   std::string device = "cpu";  // "cpu" or "cuda:N"
   int world_rank = 0;          // this process's rank in the world (fault-pause markers)
 };
+
+// The GPT a trial trains on `task`: the trial's model sizes, the task's vocabulary, and
+// model.block_size or, when 0, the longest training document or evaluation sequence.
+GPTConfig ModelConfigFor(const TrialConfig& trial, const TokenizedTask& task);
 
 // Throws TrialError for failures of the trial itself (NaN loss, checkpoint write failure).
 TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Communicator& comm,

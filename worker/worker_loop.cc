@@ -11,9 +11,9 @@
 #include <mutex>
 #include <thread>
 
+#include "common/config/sweep_config.h"
+#include "common/data/token_cache.h"
 #include "common/messages.h"
-#include "common/sweep_config.h"
-#include "common/token_cache.h"
 #include "common/user_error.h"
 #include "worker/device_choice.h"
 #include "worker/mpi_communicator.h"
@@ -223,8 +223,11 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
     };
     TrainResult r = RunTrial(trial, task, comm, ctx, hooks);
     if (r.preempted) {
+      // A regroup (the coordinator moves the trial to more ranks) ends like a preemption.
       failed.outcome = cancel_reason == "timeout" ? Outcome::kTimeout : Outcome::kPreempted;
-      failed.message = (cancel_reason == "timeout" ? "timed out" : "preempted") +
+      failed.message = (cancel_reason == "timeout"   ? "timed out"
+                        : cancel_reason == "regroup" ? "regrouped onto more ranks"
+                                                     : "preempted") +
                        std::string(": checkpoint at step ") + std::to_string(r.end_step);
       failed.end_step = r.end_step;
       if (leader) SendText(o.report_comm, 0, kTagFailed, Encode(failed));

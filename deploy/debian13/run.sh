@@ -125,7 +125,7 @@ mnt "$ROOT/src" --bind "$SRC"
 # (which the mpi tier runs) and the gpu tier's nccl tests are left out. Test executables
 # are the tests/CMakeLists.txt globs.
 TARGETS=(revsweep revsweep-train bench_torch_dp_equivalence)
-for f in tests/common/*_test.cc tests/scheduler/*_test.cc tests/worker/*_test.cc; do
+for f in $(find tests/common tests/scheduler tests/worker -name "*_test.cc"); do
   n=$(basename "$f" .cc)
   [[ $n == nccl_* ]] || TARGETS+=("$n")
 done

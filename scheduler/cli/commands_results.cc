@@ -9,14 +9,14 @@
 #include <iostream>
 #include <thread>
 
-#include "common/results_store.h"
+#include "common/store/results_store.h"
 #include "common/user_error.h"
 #include "scheduler/cli/commands.h"
 #include "scheduler/cli/progress_line.h"
-#include "scheduler/export.h"
-#include "scheduler/slurm.h"
-#include "scheduler/status_report.h"
-#include "scheduler/summary_cli.h"
+#include "scheduler/slurm/slurm.h"
+#include "scheduler/status/status_report.h"
+#include "scheduler/summary/export.h"
+#include "scheduler/summary/summary_cli.h"
 
 namespace revsweep {
 namespace {

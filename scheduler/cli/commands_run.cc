@@ -6,13 +6,13 @@
 #include <filesystem>
 #include <thread>
 
-#include "common/exp1_data.h"
-#include "common/results_store.h"
+#include "common/data/exp1_data.h"
+#include "common/store/results_store.h"
 #include "common/user_error.h"
 #include "scheduler/cli/commands.h"
 #include "scheduler/cli/prepare.h"
 #include "scheduler/cli/progress_line.h"
-#include "scheduler/launcher.h"
+#include "scheduler/slurm/launcher.h"
 
 namespace revsweep {
 namespace fs = std::filesystem;

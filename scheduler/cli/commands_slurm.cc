@@ -3,12 +3,12 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "common/results_store.h"
+#include "common/store/results_store.h"
 #include "common/user_error.h"
 #include "scheduler/cli/commands.h"
 #include "scheduler/cli/prepare.h"
-#include "scheduler/launcher.h"
-#include "scheduler/slurm.h"
+#include "scheduler/slurm/launcher.h"
+#include "scheduler/slurm/slurm.h"
 
 namespace revsweep {
 namespace fs = std::filesystem;

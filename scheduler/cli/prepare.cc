@@ -6,9 +6,9 @@
 #include <map>
 
 #include "common/atomic_file.h"
-#include "common/results_store.h"
-#include "common/trial_data.h"
-#include "scheduler/placement_policy.h"
+#include "common/data/trial_data.h"
+#include "common/store/results_store.h"
+#include "scheduler/placement/placement_policy.h"
 
 namespace revsweep {
 namespace fs = std::filesystem;

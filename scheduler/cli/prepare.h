@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "common/sweep_config.h"
+#include "common/config/sweep_config.h"
 
 namespace revsweep {
 

@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <map>
 
-#include "common/results_store.h"
-#include "scheduler/status_report.h"
-#include "scheduler/summary.h"
-#include "scheduler/summary_render.h"
+#include "common/store/results_store.h"
+#include "scheduler/status/status_report.h"
+#include "scheduler/summary/summary.h"
+#include "scheduler/summary/summary_render.h"
 
 namespace revsweep {
 namespace {

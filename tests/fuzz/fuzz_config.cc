@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/settings.h"
-#include "common/sweep_config.h"
+#include "common/config/settings.h"
+#include "common/config/sweep_config.h"
 #include "common/user_error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

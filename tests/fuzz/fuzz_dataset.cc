@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "common/jsonl.h"
-#include "common/mitigation.h"
+#include "common/data/jsonl.h"
+#include "common/data/mitigation.h"
 #include "common/user_error.h"
 
 namespace {

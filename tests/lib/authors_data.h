@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <string>
 
-#include "common/sweep_config.h"
+#include "common/config/sweep_config.h"
 
 namespace revsweep::testing {
 

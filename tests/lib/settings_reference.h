@@ -1,7 +1,7 @@
-// The settings JSON code as it was before its fast paths (common/settings.cc), verbatim. Trial
-// ids are hashes of this JSON and are persisted, so the fast paths must match it byte for byte:
-// tests/common/settings_test.cc uses it as the oracle and bench/bench_settings_json.cc as the
-// same-run baseline. Do not "fix" it; it is the reference.
+// The settings JSON code as it was before its fast paths (common/config/settings.cc), verbatim.
+// Trial ids are hashes of this JSON and are persisted, so the fast paths must match it byte for
+// byte: tests/common/config/settings_test.cc uses it as the oracle and bench/bench_settings_json.cc
+// as the same-run baseline. Do not "fix" it; it is the reference.
 #pragma once
 
 #include <charconv>
@@ -14,7 +14,7 @@
 #include <string>
 #include <system_error>
 
-#include "common/settings.h"
+#include "common/config/settings.h"
 
 namespace revsweep::settings_reference {
 

@@ -8,8 +8,8 @@
 #include <map>
 #include <set>
 
+#include "common/config/sweep_config.h"
 #include "common/messages.h"
-#include "common/sweep_config.h"
 #include "common/user_error.h"
 #include "tests/lib/temp_dir.h"
 
@@ -371,6 +371,98 @@ TEST_F(CoordinatorTest, AGroupThatIgnoresAPreemptionIsRecordedPreemptedNotTimedO
   EXPECT_NE(att[0].message.find("(preempted)"), std::string::npos) << att[0].message;
   EXPECT_EQ(State(a[0].trial_id), "pending");
   EXPECT_THROW(c_->Finish(), WorldAborted);
+}
+
+// Two moldable trials (seeds 0 and 1, up to 2 ranks each), regrouping after 30 s left.
+std::string MoldableYaml(int seeds) {
+  std::string y =
+      "name: coord\n"
+      "dataset: {kind: exp1, names_per_subset: 4, train_templates: 3, test_templates: 2}\n"
+      "train: {epochs: 1, batch_size: 4}\n"
+      "resources: {group_size: 1, group_size_max: 2}\n"
+      "run: {heartbeat_timeout_s: 10, progress_every_s: 1000, regroup_min_remaining_s: 30}\n"
+      "seeds: [0";
+  for (int i = 1; i < seeds; ++i) y += ", " + std::to_string(i);
+  return y + "]\n";
+}
+
+TEST_F(CoordinatorTest, AMoldableTrialAloneTakesEveryRank) {
+  Make(2, MoldableYaml(1));
+  Settle();
+  auto a = Assigns();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].ranks, (std::vector<int>{0, 1}));
+}
+
+TEST_F(CoordinatorTest, AMoldableTrialMovesToIdleRanksAtACheckpoint) {
+  Make(2, MoldableYaml(2));
+  Settle();
+  auto a = Assigns();
+  ASSERT_EQ(a.size(), 2u);  // one rank each
+  auto progress = [&](const AssignMsg& x, int64_t step, double elapsed) {
+    ProgressMsg m;
+    m.attempt_id = x.attempt_id;
+    m.row.trial_id = x.trial_id;
+    m.row.step = step;
+    m.row.total_steps = 100;
+    m.row.elapsed_s = elapsed;
+    net_->Deliver(x.ranks.front(), kTagProgress, Encode(m));
+  };
+  // a[1] is 10% done after 10 s: ~90 s left. a[0] finishes; its rank idles.
+  progress(a[1], 10, 10);
+  Result(a[0]);
+  Leave(a[0]);
+  now_ += 2;
+  ASSERT_TRUE(Settle());
+  auto cancels = net_->Take(kTagCancel);
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(cancels[0].dest, a[1].ranks.front());
+  EXPECT_EQ(DecodeCancel(cancels[0].text).reason, "regroup");
+  EXPECT_EQ(DecodeCancel(cancels[0].text).trial_id, a[1].trial_id);
+  // Nothing more while that regroup is under way.
+  now_ += 2;
+  Settle();
+  EXPECT_TRUE(net_->Take(kTagCancel).empty());
+  // It checkpoints and reports preempted: not a job preemption (the job goes on, no retry
+  // budget spent), and it starts again at once on both ranks.
+  Fail(a[1], a[1].ranks.front(), Outcome::kPreempted, "regrouped onto more ranks: step 10");
+  Leave(a[1]);
+  ASSERT_TRUE(Settle());
+  auto b = Assigns();
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].trial_id, a[1].trial_id);
+  EXPECT_EQ(b[0].ranks, (std::vector<int>{0, 1}));
+  EXPECT_EQ(b[0].attempt_number, 2);
+  EXPECT_EQ(OutcomeName(Attempts(a[1].trial_id).at(0).outcome), std::string("preempted"));
+  // Nothing is left to regroup onto: no further Cancel, and it finishes normally.
+  now_ += 5;
+  Settle();
+  EXPECT_TRUE(net_->Take(kTagCancel).empty());
+  Result(b[0]);
+  Leave(b[0]);
+  EXPECT_FALSE(Settle());
+  EXPECT_EQ(c_->Finish(), kExitOk);
+}
+
+TEST_F(CoordinatorTest, ATrialCloseToDoneIsNotRegrouped) {
+  Make(2, MoldableYaml(2));
+  Settle();
+  auto a = Assigns();
+  ASSERT_EQ(a.size(), 2u);
+  ProgressMsg m;
+  m.attempt_id = a[1].attempt_id;
+  m.row.trial_id = a[1].trial_id;
+  m.row.step = 90;
+  m.row.total_steps = 100;
+  m.row.elapsed_s = 90;  // ~10 s left, below regroup_min_remaining_s
+  net_->Deliver(a[1].ranks.front(), kTagProgress, Encode(m));
+  Result(a[0]);
+  Leave(a[0]);
+  for (int i = 0; i < 5; ++i) {
+    now_ += 2;
+    Settle();
+  }
+  EXPECT_TRUE(net_->Take(kTagCancel).empty());
 }
 
 TEST_F(CoordinatorTest, LostAttemptsOfADeadJobAreRecoveredAndALiveJobsAreLeftAlone) {

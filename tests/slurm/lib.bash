@@ -172,7 +172,7 @@ warn_job_now() {
 
 # ---- the job template ------------------------------------------------------------------------
 
-# Renders deploy/slurm/revsweep.sbatch.tmpl the way scheduler/slurm.cc does, for values without
+# Renders deploy/slurm/revsweep.sbatch.tmpl the way scheduler/slurm/slurm.cc does, for values without
 # special characters (the C++ renderer and its quoting are unit-tested in slurm_test). Lets this
 # tier test the template's control flow before the `revsweep submit` CLI exists.
 #   render_job OUT JOB_NAME WORK_DIR SIGNAL_BEFORE_S MAX_REQUEUES [SBATCH_OPTION...]

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Encodes a corpus with the npm gpt-3-encoder's own Encoder.js and prints the ids as JSON:
-// the reference tests/common/gpt2_bpe_test.cc compares common/gpt2_bpe against.
+// the reference tests/common/tokenize/gpt2_bpe_test.cc compares common/gpt2_bpe against.
 //
 //   node encode_gpt3_encoder.js ENCODER_JS CORPUS
 //

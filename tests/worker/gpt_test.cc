@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/trial_data.h"
+#include "common/data/trial_data.h"
 
 namespace revsweep {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <random>
 
-#include "common/sweep_config.h"
-#include "common/token_cache.h"
+#include "common/config/sweep_config.h"
+#include "common/data/token_cache.h"
 
 namespace revsweep::testing {
 
