@@ -23,10 +23,10 @@
 // ranks and free ranks are left over (the tail of a sweep, or fewer trials than ranks), those
 // ranks go to this call's assignments, one at a time to the one with the longest estimated
 // duration (cost / ranks) still below its group_size_max; a group smaller than a node grows
-// inside its node, a group of a node or more anywhere. Data-parallel training gives the same result at any group size (the
-// global batch is fixed; docs/ARCHITECTURE.md), so this changes when a trial ends, not what it
-// computes. While some trial waits for ranks nothing is widened: the free ranks are kept for it
-// and for backfill.
+// inside its node, a group of a node or more anywhere. Data-parallel training gives the same result
+// at any group size (the global batch is fixed; docs/ARCHITECTURE.md), so this changes when a trial
+// ends, not what it computes. While some trial waits for ranks nothing is widened: the free ranks
+// are kept for it and for backfill.
 //
 // Where a trial goes: inside one node whenever its group fits in a node (a data-parallel
 // group split across nodes syncs gradients over the network instead of NVLink, which can be

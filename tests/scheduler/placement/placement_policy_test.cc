@@ -383,7 +383,6 @@ PendingTrial Moldable(const std::string& id, double cost, int k, int k_max) {
   return t;
 }
 
-
 TEST(PlacementPolicy, MoldableTrialsTakeRanksThatWouldIdleLongestFirst) {
   // Two trials, four ranks: the long one takes the two spare ranks (durations 10/3 vs 2).
   auto got = ById(Place("largest_first", {Moldable("a", 10, 1, 4), Moldable("b", 2, 1, 4)},
