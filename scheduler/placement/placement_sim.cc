@@ -11,6 +11,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -46,8 +47,12 @@ double Normal(std::mt19937_64& g) {
 }  // namespace
 
 double SimDuration(const PendingTrial& trial, const SimOptions& options) {
-  if (trial.group_size < 1) throw std::invalid_argument("SimDuration: group_size < 1");
-  const double k = trial.group_size;
+  return SimDurationOn(trial, trial.group_size, options);
+}
+
+double SimDurationOn(const PendingTrial& trial, int ranks, const SimOptions& options) {
+  if (ranks < 1) throw std::invalid_argument("SimDuration: group_size < 1");
+  const double k = ranks;
   return trial.cost /
          (options.speed_per_rank * k * std::pow(options.scaling_efficiency, std::log2(k)));
 }
@@ -61,10 +66,12 @@ double SimLowerBound(const std::vector<PendingTrial>& trials, const SimOptions& 
   for (size_t i = 0; i < trials.size(); ++i) {
     const PendingTrial& t = trials[i];
     if (t.group_size > options.world_size) continue;
-    const double d = SimDuration(t, options);
-    rank_seconds += d * t.group_size;
+    // Rank-seconds are fewest at the smallest group (efficiency <= 1); a moldable trial's
+    // shortest duration is at its widest group that fits the world.
+    rank_seconds += SimDuration(t, options) * t.group_size;
+    const int widest = std::min(options.world_size, std::max(t.group_size, t.group_size_max));
     const double submitted = options.submit_times.empty() ? 0.0 : options.submit_times[i];
-    longest = std::max(longest, submitted + d);
+    longest = std::max(longest, submitted + SimDurationOn(t, widest, options));
   }
   return std::max(rank_seconds / options.world_size, longest);
 }
@@ -106,22 +113,71 @@ SimResult Simulate(const std::vector<PendingTrial>& trials, const SimOptions& op
   cluster.world_size = options.world_size;
   std::vector<bool> busy(options.world_size, false);
   // (end time, input index), earliest first; ties by index so frees happen in a fixed order.
-  using Event = std::pair<double, size_t>;
+  // (end time, input index, generation); an event whose generation is stale was cut short.
+  using Event = std::tuple<double, size_t, int>;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> running;
   std::vector<std::vector<int>> ranks_of(trials.size());
   std::vector<double> duration_of(trials.size(), 0);
+  std::vector<double> piece_start(trials.size(), 0);   // start of the running piece
+  std::vector<double> left_of(trials.size(), 1);       // fraction of the work not yet done
+  std::vector<int> generation(trials.size(), 0);       // bumped when a piece is cut short
+  std::vector<bool> regrouping(trials.size(), false);  // back in pending after a regroup
   std::set<size_t> running_now;  // input indices, for the snapshot's running list
   double now = 0, busy_rank_seconds = 0;
 
   while (true) {
     // Everything that happens at `now` happens before the decision: frees, then arrivals.
-    while (!running.empty() && running.top().first <= now) {
-      for (int r : ranks_of[running.top().second]) busy[r] = false;
-      running_now.erase(running.top().second);
+    while (!running.empty() && std::get<0>(running.top()) <= now) {
+      const auto [end, i, gen] = running.top();
       running.pop();
+      if (gen != generation[i]) continue;
+      result.makespan = std::max(result.makespan, end);  // only pieces that ran to the end
+      for (int r : ranks_of[i]) busy[r] = false;
+      running_now.erase(i);
+      left_of[i] = 0;
     }
     while (next_arrival < arrivals.size() && submit(arrivals[next_arrival]) <= now) {
       pending.push_back(trials[arrivals[next_arrival++]]);
+    }
+    if (pending.empty() && options.regroup) {
+      // As the coordinator: nothing pending and ranks idle, so the running moldable trial with
+      // the most time left (at least regroup_min_remaining) stops at a checkpoint and is
+      // pending again for what it has left (plus the restart cost).
+      int free_count = 0;
+      for (int r = 0; r < options.world_size; ++r) free_count += !busy[r];
+      size_t best = trials.size();
+      double best_left = 0;
+      for (size_t i : running_now) {
+        const PendingTrial& t = trials[i];
+        const int k = static_cast<int>(ranks_of[i].size());
+        if (free_count == 0 || std::min(options.world_size, t.group_size_max) <= k) continue;
+        const int rpn = options.ranks_per_node;
+        if (rpn > 0 && k < rpn) {
+          int usable = 0;
+          for (int r = 0; r < options.world_size; ++r)
+            usable += !busy[r] && r / rpn == ranks_of[i].front() / rpn;
+          if (usable == 0) continue;
+        }
+        const double left = piece_start[i] + duration_of[i] - now;
+        if (left >= options.regroup_min_remaining && left > best_left) {
+          best = i;
+          best_left = left;
+        }
+      }
+      if (best < trials.size()) {
+        const size_t i = best;
+        const double done_frac = (now - piece_start[i]) / duration_of[i];
+        busy_rank_seconds -= (1 - done_frac) * duration_of[i] * ranks_of[i].size();
+        left_of[i] *= 1 - done_frac;
+        for (int r : ranks_of[i]) busy[r] = false;
+        running_now.erase(i);
+        ++generation[i];
+        regrouping[i] = true;
+        ++result.regroups;
+        PendingTrial rest = trials[i];
+        rest.cost = trials[i].cost * left_of[i];
+        pending.push_back(rest);
+      }
     }
     if (!pending.empty()) {
       cluster.free_ranks.clear();
@@ -135,8 +191,9 @@ SimResult Simulate(const std::vector<PendingTrial>& trials, const SimOptions& op
         for (size_t i : running_now) {
           const PendingTrial& t = trials[i];
           const double left =
-              duration_of[i] > 0 ? (result.start[i] + duration_of[i] - now) / duration_of[i] : 0;
-          cluster.running.push_back(RunningTrial{ranks_of[i], t.cost / t.group_size * left});
+              duration_of[i] > 0 ? (piece_start[i] + duration_of[i] - now) / duration_of[i] : 0;
+          cluster.running.push_back(
+              RunningTrial{ranks_of[i], t.cost * left_of[i] / ranks_of[i].size() * left});
         }
       }
       const auto t0 = std::chrono::steady_clock::now();
@@ -147,14 +204,15 @@ SimResult Simulate(const std::vector<PendingTrial>& trials, const SimOptions& op
       std::set<std::string> started;
       for (Assignment& a : placed) {
         auto it = index_of.find(a.trial_id);
-        if (it == index_of.end() || result.start[it->second] >= 0 ||
+        if (it == index_of.end() || (result.start[it->second] >= 0 && !regrouping[it->second]) ||
             trials[it->second].group_size > options.world_size || submit(it->second) > now) {
           throw std::logic_error(
               "Simulate: policy placed an unknown, unsubmitted or started trial " + a.trial_id);
         }
         const size_t i = it->second;
         const PendingTrial& t = trials[i];
-        if (static_cast<int>(a.ranks.size()) != t.group_size ||
+        const int k = static_cast<int>(a.ranks.size());
+        if (k < t.group_size || k > std::max(t.group_size, t.group_size_max) ||
             !std::is_sorted(a.ranks.begin(), a.ranks.end())) {
           throw std::logic_error("Simulate: wrong rank list for trial " + t.id);
         }
@@ -167,24 +225,28 @@ SimResult Simulate(const std::vector<PendingTrial>& trials, const SimOptions& op
           busy[r] = true;
           nodes.insert(options.ranks_per_node > 0 ? r / options.ranks_per_node : 0);
         }
-        double duration = SimDuration(t, options);
+        double duration = SimDurationOn(t, k, options) * left_of[i];
+        if (regrouping[i]) duration += options.regroup_overhead;
         if (options.ranks_per_node > 0) {
-          const size_t needed =
-              (t.group_size + options.ranks_per_node - 1) / options.ranks_per_node;
+          const size_t needed = (k + options.ranks_per_node - 1) / options.ranks_per_node;
           if (nodes.size() > needed) {
             duration *= options.split_slowdown;
             ++result.split;
           }
         }
-        result.start[i] = now;
-        busy_rank_seconds += duration * t.group_size;
+        if (!regrouping[i]) {
+          result.start[i] = now;
+          ++result.placed;
+        }
+        if (k > t.group_size) ++result.widened;
+        regrouping[i] = false;
+        piece_start[i] = now;
+        busy_rank_seconds += duration * k;
         ranks_of[i] = std::move(a.ranks);
         duration_of[i] = duration;
         running_now.insert(i);
-        running.emplace(now + duration, i);
-        result.makespan = std::max(result.makespan, now + duration);
+        running.emplace(now + duration, i, generation[i]);
         started.insert(t.id);
-        ++result.placed;
       }
       if (!started.empty()) {
         pending.erase(
@@ -193,7 +255,7 @@ SimResult Simulate(const std::vector<PendingTrial>& trials, const SimOptions& op
             pending.end());
       }
     }
-    const double next_end = running.empty() ? kInf : running.top().first;
+    const double next_end = running.empty() ? kInf : std::get<0>(running.top());
     const double next_submit =
         next_arrival < arrivals.size() ? submit(arrivals[next_arrival]) : kInf;
     if (next_end == kInf && next_submit == kInf) {

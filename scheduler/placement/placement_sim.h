@@ -15,6 +15,8 @@
 // Lower bound on any schedule's makespan: max(total rank-seconds / world_size, longest single
 // duration), where a trial's rank-seconds are duration * k (k > 1 trials occupy k ranks for
 // their whole duration); with submit times the second term is the latest submit + duration.
+// A moldable trial counts its rank-seconds at group_size (the fewest: efficiency <= 1) and its
+// duration at its widest group (the shortest), so the bound holds for every group choice.
 // Durations in the bound use no split_slowdown, which a schedule could avoid.
 #pragma once
 
@@ -40,6 +42,13 @@ struct SimOptions {
   // Per trial, when it enters the pending list (seconds, >= 0); empty = all at time 0. A
   // coordinator's queue is not always static: retries, added trials, promoted trials.
   std::vector<double> submit_times;
+  // Moldable trials (group_size_max) are widened by Place(); with `regroup`, as the
+  // coordinator does, a running moldable trial with at least regroup_min_remaining seconds
+  // left moves onto idle ranks when nothing is pending, paying regroup_overhead seconds
+  // (checkpoint, restart, restore) on its next piece.
+  bool regroup = false;
+  double regroup_min_remaining = 30;
+  double regroup_overhead = 2;
 };
 
 struct SimResult {
@@ -49,6 +58,8 @@ struct SimResult {
   double ratio() const { return lower_bound > 0 ? makespan / lower_bound : 1; }
   int placed = 0;
   int split = 0;                         // trials that ran spread over more nodes than needed
+  int widened = 0;                       // pieces that ran on more ranks than group_size
+  int regroups = 0;                      // running trials moved onto more ranks
   std::vector<double> start;             // per input trial; -1 when it never started
   std::vector<std::string> unplaceable;  // group_size > world_size (never offered to Place)
   std::vector<std::string> stalled;      // left pending with the whole cluster idle (a policy bug)
@@ -57,8 +68,10 @@ struct SimResult {
   std::vector<double> place_seconds;
 };
 
-// Duration of `trial` under `options` without split_slowdown. REQUIRES: group_size >= 1.
+// Duration of `trial` under `options` without split_slowdown, on its group_size ranks or on
+// `ranks`. REQUIRES: group_size (ranks) >= 1.
 double SimDuration(const PendingTrial& trial, const SimOptions& options);
+double SimDurationOn(const PendingTrial& trial, int ranks, const SimOptions& options);
 
 // max(sum of SimDuration * group_size / world_size, max (submit time + SimDuration)) over
 // trials that fit the world. 0 for no such trials. REQUIRES: submit_times empty or one per
