@@ -8,8 +8,8 @@
 #include <sstream>
 #include <vector>
 
-#include "common/atomic_file.h"
 #include "common/config/settings.h"
+#include "common/file_io.h"
 #include "common/user_error.h"
 
 namespace revsweep {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/config/sweep_internal.h"
+#include "common/file_io.h"
 
 namespace revsweep {
 namespace {
@@ -270,18 +271,12 @@ SweepConfig ParseSweepConfig(const std::string& yaml_text, const std::string& fi
 }
 
 SweepConfig LoadSweepConfig(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw UserError(path, 0, 0, "", "cannot read the config: it is a directory");
+  std::string text, error;
+  if (!TryReadFile(path, &text, &error)) {
+    if (error == "is a directory") error = "it is a directory";
+    throw UserError(path, 0, 0, "", "cannot read the config: " + error);
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw UserError(path, 0, 0, "", std::string("cannot read the config: ") + std::strerror(errno));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw UserError(path, 0, 0, "", "cannot read the config: read error");
-  return ParseSweepConfig(text.str(), path);
+  return ParseSweepConfig(text, path);
 }
 
 }  // namespace revsweep

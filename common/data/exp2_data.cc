@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/file_io.h"
 #include "common/user_error.h"
 
 namespace revsweep {
@@ -72,11 +73,10 @@ std::vector<ParentChildPair> LoadParentChildCsv(const std::string& path) {
     throw UserError(path, 0, 0, "dataset.source",
                     "not a file (exp2 needs the authors' parent_child_pairs.csv)");
   }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  std::string text, error;
+  if (!TryReadFile(path, &text, &error)) throw UserError(path, 0, 0, "", "cannot read: " + error);
   std::vector<int> lines;
-  const auto records = ParseCsv(path, ss.str(), &lines);
+  const auto records = ParseCsv(path, text, &lines);
   if (records.empty()) throw UserError(path, 0, 0, "", "empty file: expected a header row");
   std::map<std::string, size_t> column;
   for (size_t c = 0; c < records[0].size(); ++c) column.emplace(records[0][c], c);

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/file_io.h"
 #include "common/user_error.h"
 
 namespace revsweep {
@@ -196,12 +197,9 @@ void WriteJsonl(const std::string& path, const std::vector<PromptCompletion>& ro
 }
 
 std::string ReadFileBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(path, 0, 0, "", "cannot read file");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw UserError(path, 0, 0, "", "cannot read file");
-  return buffer.str();
+  std::string text, error;
+  if (!TryReadFile(path, &text, &error)) throw UserError(path, 0, 0, "", "cannot read file");
+  return text;
 }
 
 std::vector<JsonlRecord> ParseJsonlRecords(const std::string& text, const std::string& file_name) {

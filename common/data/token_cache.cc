@@ -11,8 +11,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "common/atomic_file.h"
 #include "common/config/settings.h"
+#include "common/file_io.h"
 #include "common/tokenize/gpt2_bpe.h"
 
 namespace revsweep {
@@ -76,11 +76,9 @@ void WriteTokenizedTask(const std::string& path, const TokenizedTask& t) {
 }
 
 TokenizedTask ReadTokenizedTask(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot read token cache");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string all = ss.str();
+  std::string all, error;
+  if (!TryReadFile(path, &all, &error))
+    throw std::runtime_error(path + ": cannot read token cache: " + error);
   size_t nl = all.find('\n');
   if (nl == std::string::npos || all.compare(0, 5, kMagic) != 0 || nl != 5 + 1 + 16)
     throw std::runtime_error(path + ": not a revsweep token cache (bad header)");

@@ -10,10 +10,10 @@
 #include <functional>
 #include <optional>
 
-#include "common/atomic_file.h"
 #include "common/data/text_task.h"
 #include "common/data/token_cache.h"
 #include "common/data/trial_data.h"
+#include "common/file_io.h"
 #include "common/tokenize/gpt2_bpe.h"
 #include "common/tokenize/word_tokenizer.h"
 #include "common/user_error.h"

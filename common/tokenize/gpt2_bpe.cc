@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "common/file_io.h"
 #include "common/user_error.h"
 
 namespace revsweep {
@@ -289,12 +290,10 @@ Cls Classify(char32_t c) {
   return Cls::kOther;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(path, 0, 0, "", "cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+std::string ReadUserFile(const std::string& path) {
+  std::string text, error;
+  if (!TryReadFile(path, &text, &error)) throw UserError(path, 0, 0, "", "cannot open: " + error);
+  return text;
 }
 
 }  // namespace
@@ -488,7 +487,7 @@ Gpt2Bpe::Gpt2Bpe(const std::string& encoder_json_path, const std::string& vocab_
   // encoder.json: {piece: id}, ids 0..n-1 each once.
   json enc;
   try {
-    enc = json::parse(ReadFile(encoder_json_path));
+    enc = json::parse(ReadUserFile(encoder_json_path));
   } catch (const json::parse_error& e) {
     throw UserError(encoder_json_path, 0, 0, "",
                     "not valid JSON (error at byte " + std::to_string(e.byte) + ")");
@@ -525,7 +524,7 @@ Gpt2Bpe::Gpt2Bpe(const std::string& encoder_json_path, const std::string& vocab_
   s.eos = eos == s.ids.end() ? -1 : eos->second;
 
   // vocab.bpe: "#version: 0.2", then one "left right" merge per line, by rank.
-  const std::string text = ReadFile(vocab_bpe_path);
+  const std::string text = ReadUserFile(vocab_bpe_path);
   std::istringstream lines(text);
   std::string line;
   int line_no = 0;

@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <map>
 
-#include "common/atomic_file.h"
 #include "common/data/trial_data.h"
+#include "common/file_io.h"
 #include "common/store/results_store.h"
 #include "scheduler/placement/placement_policy.h"
 

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <thread>
 
+#include "common/file_io.h"
+
 namespace revsweep {
 namespace {
 
@@ -25,11 +27,10 @@ Liveness LocalJob(const std::string& job_id) {
   if (job_id.substr(at + 1) != HostName()) return Liveness::kUnknown;  // cannot see other hosts
   pid_t pid = static_cast<pid_t>(std::atoi(job_id.substr(6, at - 6).c_str()));
   if (pid <= 0 || kill(pid, 0) != 0) return Liveness::kGone;
-  std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
-  std::stringstream ss;
-  ss << cmd.rdbuf();
+  std::string cmdline, error;
+  TryReadFile("/proc/" + std::to_string(pid) + "/cmdline", &cmdline, &error);
   // Guards against pid reuse.
-  return ss.str().find("revsweep-train") != std::string::npos ? Liveness::kAlive : Liveness::kGone;
+  return cmdline.find("revsweep-train") != std::string::npos ? Liveness::kAlive : Liveness::kGone;
 }
 
 }  // namespace

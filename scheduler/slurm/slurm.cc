@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "common/file_io.h"
 #include "common/text_util.h"
 #include "common/user_error.h"
 
@@ -53,12 +54,11 @@ void CheckPositive(const std::string& flag, int value, int min) {
 
 std::string DefaultJobName(const JobSpec& job) { return "revsweep-" + job.sweep; }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read Slurm job template " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+std::string ReadTemplate(const std::string& path) {
+  std::string text, error;
+  if (!TryReadFile(path, &text, &error))
+    throw std::runtime_error("cannot read Slurm job template " + path + ": " + error);
+  return text;
 }
 
 std::vector<std::string> SplitLines(const std::string& text) {
@@ -234,7 +234,7 @@ std::string RenderBatchScriptText(const std::string& template_text, const Submit
 
 std::string RenderBatchScript(const SubmitOptions& options, const JobSpec& job,
                               const std::string& template_path) {
-  return RenderBatchScriptText(ReadFile(template_path), options, job);
+  return RenderBatchScriptText(ReadTemplate(template_path), options, job);
 }
 
 std::string FindBatchTemplate() {

@@ -12,7 +12,7 @@
 #include <thread>
 #include <utility>
 
-#include "common/atomic_file.h"
+#include "common/file_io.h"
 
 namespace revsweep {
 namespace {

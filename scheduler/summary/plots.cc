@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/file_io.h"
 #include "common/subprocess.h"
 #include "common/user_error.h"
 #include "scheduler/summary/export.h"
@@ -45,10 +46,8 @@ void WriteFile(const fs::path& path, const std::string& text) {
 }
 
 std::string ReadTail(const fs::path& path, size_t max_bytes) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
+  std::string s, error;
+  TryReadFile(path.string(), &s, &error);  // nothing to show when it cannot be read
   if (s.size() > max_bytes) s = "..." + s.substr(s.size() - max_bytes);
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;

@@ -1,4 +1,4 @@
-#include "common/atomic_file.h"
+#include "common/file_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -44,12 +44,31 @@ void WriteFileAtomic(const std::string& path, const std::string& bytes) {
   }
 }
 
-std::string ReadFile(const std::string& path) {
+bool TryReadFile(const std::string& path, std::string* out, std::string* error) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    *error = "is a directory";
+    return false;
+  }
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot read: " + std::strerror(errno));
-  std::stringstream ss;
+  if (!in) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  std::ostringstream ss;
   ss << in.rdbuf();
-  return ss.str();
+  if (in.bad()) {
+    *error = "read error";
+    return false;
+  }
+  *out = std::move(ss).str();
+  return true;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::string text, error;
+  if (!TryReadFile(path, &text, &error)) throw std::runtime_error(path + ": cannot read: " + error);
+  return text;
 }
 
 }  // namespace revsweep
