@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Generates the code point tables of common/tokenize/gpt2_bpe.cc's pre-tokenizer from this Node's own
+// Generates the code point tables of the GPT-2 pre-tokenizer (common/tokenize/gpt2_unicode.cc) from this Node's own
 // regex engine: \p{L}, \p{N} and \s as a /u regex (the npm gpt-3-encoder's) sees them.
 //
 //   node tests/tools/gen_gpt2_unicode_tables.js            prints the tables
-//   node tests/tools/gen_gpt2_unicode_tables.js --update common/tokenize/gpt2_bpe.cc
+//   node tests/tools/gen_gpt2_unicode_tables.js --update common/tokenize/gpt2_unicode.cc
 //                                                         rewrites the generated block in place
 'use strict';
 const fs = require('fs');
