@@ -21,31 +21,12 @@
 #include "common/config/settings.h"
 #include "common/stats/stats.h"
 #include "common/store/results_store.h"
+#include "scheduler/summary/names.h"
 #include "scheduler/summary/scaling_fit.h"
 
 namespace revsweep {
 
 using ResultsMap = std::map<std::string, std::map<std::string, double>>;
-
-// ---- Cell and metric names (shared with export and plots).
-struct CellName {
-  std::string subset, direction, split;
-};
-// "<subset>.<direction>.<split>" with three non-empty parts; false otherwise.
-bool ParseCell(const std::string& cell, CellName* out);
-// Canonical cell order: subset p2d, d2p, both_n2d, both_d2n, qa, then others by name;
-// direction same before reverse; split train before heldout. Strict weak order.
-bool CellLess(const std::string& a, const std::string& b);
-// Column order for metrics: acc.* and chance.* in cell order, then likelihood.*, loss.*,
-// then the rest by name.
-bool MetricLess(const std::string& a, const std::string& b);
-
-// True for keys that make up a setting: identity keys other than train.seed.
-bool IsSettingKey(const std::string& key);
-// "model.size" unless it is missing or "custom"; then "L<n_layer>-H<n_head>-D<d_model>".
-std::string ModelSizeLabel(const Settings& s);
-// Parameter count of a trial: results["params"] when positive, else row.params (0 = unknown).
-int64_t TrialParams(const TrialRow& row, const std::map<std::string, double>* metrics);
 
 // ---- The summary.
 struct CellSummary {
