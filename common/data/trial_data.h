@@ -24,7 +24,7 @@ struct PreparedData {
 
 // Bump when tokenization or the cache layout changes, so old caches are not reused
 // (data-v2: likelihood items carry the paper's per-person name).
-constexpr const char* kDataCacheVersion = "data-v2";
+constexpr const char* kDataCacheVersion = "data-v3";  // v3: byte fallback only when needed
 
 // Key of the token cache: hash of every dataset.* and tokenizer.* setting.
 std::string DataKey(const TrialConfig& trial);
