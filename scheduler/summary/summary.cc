@@ -237,6 +237,103 @@ Summary BuildSummary(const std::vector<TrialRow>& trials, const ResultsMap& resu
   return SummarizeSweep(data, options);
 }
 
+namespace {
+
+// Orders settings by params, size, then their varying keys' values (the other keys are
+// equal, so this is the same order as comparing whole settings, at a fraction of the cost);
+// `members_of` (each setting's trials) follows.
+void OrderSettings(Summary& out, std::vector<std::vector<uint32_t>>& members_of) {
+  const size_t n = out.settings.size(), k = out.varying_keys.size();
+  std::vector<const Value*> values(n * k, nullptr);  // nullptr: key absent
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j < k; ++j) {
+      values[i * k + j] = out.settings[i].Find(out.varying_keys[j]);
+    }
+  }
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const SettingSummary &x = out.settings[a], &y = out.settings[b];
+    if (x.params != y.params) return x.params < y.params;
+    if (x.size != y.size) return x.size < y.size;
+    for (size_t j = 0; j < k; ++j) {
+      const Value *u = values[a * k + j], *v = values[b * k + j];
+      if (u == v || (u && v && *u == *v)) continue;
+      if (!u || !v) return !u;
+      return *u < *v;
+    }
+    return false;
+  });
+  std::vector<SettingSummary> sorted;
+  std::vector<std::vector<uint32_t>> sorted_members;
+  sorted.reserve(n);
+  sorted_members.reserve(n);
+  for (size_t i : order) {
+    sorted.push_back(std::move(out.settings[i]));
+    sorted_members.push_back(std::move(members_of[i]));
+  }
+  out.settings = std::move(sorted);
+  members_of = std::move(sorted_members);
+}
+
+// out.best: the best setting per size (highest score, then lowest loss, then the first in
+// order), ordered by params and size; marks them best_for_size.
+void PickBestPerSize(Summary& out) {
+  std::map<std::string, size_t> best_by_size;
+  auto better = [](const SettingSummary& a, const SettingSummary& b) {
+    const double sa = std::isnan(a.score) ? -1 : a.score, sb = std::isnan(b.score) ? -1 : b.score;
+    if (sa != sb) return sa > sb;
+    const double la = std::isnan(a.loss.mean) ? INFINITY : a.loss.mean;
+    const double lb = std::isnan(b.loss.mean) ? INFINITY : b.loss.mean;
+    return la < lb;
+  };
+  for (size_t i = 0; i < out.settings.size(); ++i) {
+    auto [it, inserted] = best_by_size.try_emplace(out.settings[i].size, i);
+    if (!inserted && better(out.settings[i], out.settings[it->second])) it->second = i;
+  }
+  for (const auto& [size, i] : best_by_size) {
+    out.best.push_back(i);
+    out.settings[i].best_for_size = true;
+  }
+  std::sort(out.best.begin(), out.best.end(), [&out](size_t a, size_t b) {
+    const SettingSummary &x = out.settings[a], &y = out.settings[b];
+    return x.params != y.params ? x.params < y.params : x.size < y.size;
+  });
+}
+
+// The likelihood test's sentence (out.verdicts) from the best settings' mean p per size.
+void AddLikelihoodVerdict(Summary& out) {
+  std::string per_size, significant;
+  int with_p = 0;
+  for (size_t i : out.best) {
+    const SettingSummary& s = out.settings[i];
+    if (s.likelihood_p.empty()) continue;
+    ++with_p;
+    char buf[96];
+    snprintf(buf, sizeof(buf), "%s%s %.2g", per_size.empty() ? "" : ", ", s.size.c_str(),
+             s.likelihood_p_mean);
+    per_size += buf;
+    if (s.likelihood_p_mean < 0.05) significant += (significant.empty() ? "" : ", ") + s.size;
+  }
+  if (with_p > 0) {
+    const std::string head =
+        "Likelihood test (p2d reverse prompts, mean p over seeds at the best "
+        "setting per size: " +
+        per_size + "): ";
+    out.verdicts.push_back(
+        significant.empty()
+            ? head +
+                  "the correct name is not significantly more likely than a random name "
+                  "at any size (p > 0.05)."
+            : head +
+                  "the correct and random names' likelihoods differ significantly "
+                  "(p < 0.05) at " +
+                  significant + ".");
+  }
+}
+
+}  // namespace
+
 Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
   Summary out;
   out.trials_total = static_cast<int>(data.trials.size());
@@ -494,61 +591,10 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
   out.varying_keys = VaryingKeys(
       out.settings, [](const SettingSummary& s) -> const Settings& { return s.setting; },
       &IsSettingKey);
-  {
-    const size_t n = out.settings.size(), k = out.varying_keys.size();
-    std::vector<const Value*> values(n * k, nullptr);  // nullptr: key absent
-    for (size_t i = 0; i < n; ++i) {
-      for (size_t j = 0; j < k; ++j) {
-        values[i * k + j] = out.settings[i].Find(out.varying_keys[j]);
-      }
-    }
-    std::vector<size_t> order(n);
-    for (size_t i = 0; i < n; ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      const SettingSummary &x = out.settings[a], &y = out.settings[b];
-      if (x.params != y.params) return x.params < y.params;
-      if (x.size != y.size) return x.size < y.size;
-      for (size_t j = 0; j < k; ++j) {
-        const Value *u = values[a * k + j], *v = values[b * k + j];
-        if (u == v || (u && v && *u == *v)) continue;
-        if (!u || !v) return !u;
-        return *u < *v;
-      }
-      return false;
-    });
-    std::vector<SettingSummary> sorted;
-    std::vector<std::vector<uint32_t>> sorted_members;
-    sorted.reserve(n);
-    sorted_members.reserve(n);
-    for (size_t i : order) {
-      sorted.push_back(std::move(out.settings[i]));
-      sorted_members.push_back(std::move(members_of[i]));
-    }
-    out.settings = std::move(sorted);
-    members_of = std::move(sorted_members);
-  }
+  OrderSettings(out, members_of);
 
   // 3. Best setting per size: highest score, then lowest loss, then the first in order.
-  std::map<std::string, size_t> best_by_size;
-  auto better = [](const SettingSummary& a, const SettingSummary& b) {
-    const double sa = std::isnan(a.score) ? -1 : a.score, sb = std::isnan(b.score) ? -1 : b.score;
-    if (sa != sb) return sa > sb;
-    const double la = std::isnan(a.loss.mean) ? INFINITY : a.loss.mean;
-    const double lb = std::isnan(b.loss.mean) ? INFINITY : b.loss.mean;
-    return la < lb;
-  };
-  for (size_t i = 0; i < out.settings.size(); ++i) {
-    auto [it, inserted] = best_by_size.try_emplace(out.settings[i].size, i);
-    if (!inserted && better(out.settings[i], out.settings[it->second])) it->second = i;
-  }
-  for (const auto& [size, i] : best_by_size) {
-    out.best.push_back(i);
-    out.settings[i].best_for_size = true;
-  }
-  std::sort(out.best.begin(), out.best.end(), [&out](size_t a, size_t b) {
-    const SettingSummary &x = out.settings[a], &y = out.settings[b];
-    return x.params != y.params ? x.params < y.params : x.size < y.size;
-  });
+  PickBestPerSize(out);
 
   // 4. Scaling across sizes: per-seed points of the best settings.
   for (const std::string& cell : out.cells) {
@@ -598,33 +644,7 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
   }
 
   // 5. The likelihood test at the best setting per size.
-  std::string per_size, significant;
-  int with_p = 0;
-  for (size_t i : out.best) {
-    const SettingSummary& s = out.settings[i];
-    if (s.likelihood_p.empty()) continue;
-    ++with_p;
-    char buf[96];
-    snprintf(buf, sizeof(buf), "%s%s %.2g", per_size.empty() ? "" : ", ", s.size.c_str(),
-             s.likelihood_p_mean);
-    per_size += buf;
-    if (s.likelihood_p_mean < 0.05) significant += (significant.empty() ? "" : ", ") + s.size;
-  }
-  if (with_p > 0) {
-    const std::string head =
-        "Likelihood test (p2d reverse prompts, mean p over seeds at the best "
-        "setting per size: " +
-        per_size + "): ";
-    out.verdicts.push_back(
-        significant.empty()
-            ? head +
-                  "the correct name is not significantly more likely than a random name "
-                  "at any size (p > 0.05)."
-            : head +
-                  "the correct and random names' likelihoods differ significantly "
-                  "(p < 0.05) at " +
-                  significant + ".");
-  }
+  AddLikelihoodVerdict(out);
   return out;
 }
 
