@@ -175,10 +175,13 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
     if (!refused.empty()) throw UserError("", 0, 0, "resources.group_size", refused);
     std::unique_ptr<Communicator> comm_ptr;
     TrainContext ctx;
+    // A group of one has nothing to synchronise: no NCCL communicator (its set-up costs about
+    // a second per trial on a GPU) and no MPI collectives per step.
+    if (a.ranks.size() == 1) comm_ptr = std::make_unique<SelfCommunicator>();
 #ifdef REVSWEEP_WITH_NCCL
     if (device.cuda) {
       ctx.device = "cuda:" + std::to_string(device.gpu);
-      comm_ptr = std::make_unique<NcclCommunicator>(group_comm, device.gpu);
+      if (!comm_ptr) comm_ptr = std::make_unique<NcclCommunicator>(group_comm, device.gpu);
     }
 #endif
     if (!comm_ptr) comm_ptr = std::make_unique<MpiCommunicator>(group_comm);
