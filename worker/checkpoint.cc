@@ -100,8 +100,10 @@ void SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
 
 std::optional<CheckpointState> LoadNewestCheckpoint(
     const std::string& dir, const std::string& trial_id, torch::nn::Module& model,
-    torch::optim::Optimizer& optimizer, const std::function<void(const std::string&)>& warn) {
+    torch::optim::Optimizer& optimizer, const std::function<void(const std::string&)>& warn,
+    int64_t only_step) {
   for (const auto& [step, path] : ListCheckpoints(dir)) {
+    if (only_step >= 0 && step != only_step) continue;
     try {
       std::string all = ReadFile(path);
       size_t nl = all.find('\n');

@@ -30,10 +30,12 @@ void SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
                     torch::optim::Optimizer& optimizer, const CheckpointState& state, int keep = 2);
 
 // Loads the newest valid checkpoint for `trial_id` into model and optimizer and returns its
-// state; nullopt when none is valid. `warn` receives one line per skipped file.
+// state; nullopt when none is valid. `warn` receives one line per skipped file. With
+// `only_step` >= 0 only that step's file is considered.
 std::optional<CheckpointState> LoadNewestCheckpoint(
     const std::string& dir, const std::string& trial_id, torch::nn::Module& model,
-    torch::optim::Optimizer& optimizer, const std::function<void(const std::string&)>& warn);
+    torch::optim::Optimizer& optimizer, const std::function<void(const std::string&)>& warn,
+    int64_t only_step = -1);
 
 // Loads only the model weights of a revsweep checkpoint (a .rsck file, or the newest valid one
 // in a folder), for model.init_from. Throws UserError naming the file when it is missing,

@@ -200,12 +200,33 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
 
   CheckpointState state;
   state.trial_id = trial.id;
-  // Every rank restores the same checkpoint (they share the run directory); the leader warns.
+  // Every rank restores from the shared run directory; the leader warns. The leader's choice
+  // decides: a rank that found another newest valid file (a file it could not read, or a
+  // directory listing that lags on a network filesystem) loads the leader's step instead, and
+  // fails the attempt when it cannot, so two ranks never train on from different steps.
   auto warn = [&](const std::string& w) {
     if (leader && hooks.on_warning) hooks.on_warning(w);
   };
   if (auto restored = LoadNewestCheckpoint(ctx.checkpoint_dir, trial.id, *model, optimizer, warn))
     state = *restored;
+  if (comm.size() > 1) {
+    torch::Tensor s = torch::tensor({static_cast<double>(state.step)},
+                                    torch::TensorOptions(torch::kFloat64).device(device));
+    comm.Broadcast(s, 0);
+    const int64_t leader_step = static_cast<int64_t>(s.cpu().item<double>());
+    if (leader_step != state.step) {
+      std::optional<CheckpointState> again;
+      if (leader_step > 0)
+        again = LoadNewestCheckpoint(ctx.checkpoint_dir, trial.id, *model, optimizer, warn,
+                                     leader_step);
+      if (!again)
+        throw TrialError(Outcome::kCrash,
+                         "rank " + std::to_string(comm.rank()) + " restored step " +
+                             std::to_string(state.step) + " but the leader step " +
+                             std::to_string(leader_step) + ", which this rank cannot load");
+      state = *again;
+    }
+  }
   result.start_step = state.step;
   if (leader && hooks.on_start) hooks.on_start(state.step);
 

@@ -64,6 +64,33 @@ TEST(Checkpoint, OptimizerStateFollowsTheParametersAfterLoad) {
   EXPECT_DOUBLE_EQ(sum_a, sum_b);
 }
 
+// A rank told the leader's step loads that file, not its own newest; a step with no valid file
+// is nullopt (the trainer then fails the attempt rather than train from another step).
+TEST(Checkpoint, OnlyStepLoadsThatStepsFile) {
+  testutil::TempDir dir("checkpoint_test");
+  torch::manual_seed(0);
+  Tiny a;
+  torch::optim::AdamW opt_a(a.parameters(), torch::optim::AdamWOptions(1e-2));
+  CheckpointState st;
+  st.trial_id = "t";
+  Step(a, opt_a);
+  st.step = 1;
+  SaveCheckpoint(dir.path(), a, opt_a, st);
+  const torch::Tensor w1 = a.fc->weight.detach().clone();
+  Step(a, opt_a);
+  st.step = 2;
+  SaveCheckpoint(dir.path(), a, opt_a, st);
+  Tiny b;
+  torch::optim::AdamW opt_b(b.parameters(), torch::optim::AdamWOptions(1e-2));
+  auto none = [](const std::string&) {};
+  EXPECT_EQ(LoadNewestCheckpoint(dir.path(), "t", b, opt_b, none)->step, 2);
+  auto one = LoadNewestCheckpoint(dir.path(), "t", b, opt_b, none, /*only_step=*/1);
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->step, 1);
+  EXPECT_TRUE(torch::equal(b.fc->weight, w1));
+  EXPECT_FALSE(LoadNewestCheckpoint(dir.path(), "t", b, opt_b, none, /*only_step=*/7).has_value());
+}
+
 TEST(Checkpoint, MoveOptimizerStateMovesEveryEntry) {
   // The meta device stands in for a GPU on a CPU-only machine: a tensor moved there keeps its
   // shape and reports the device, which is all the mapping has to get right.
