@@ -273,7 +273,7 @@ bool Coordinator::Regroup() {
     // Ranks it could take: those on its node while the group is smaller than a node (as
     // placement widens it), else any.
     const int rpn = deps_.ranks_per_node;
-    const bool in_node = rpn > 0 && static_cast<int>(r.ranks.size()) < rpn;
+    const bool in_node = GrowsInsideNode(static_cast<int>(r.ranks.size()), rpn);
     int usable = 0;
     for (int f : free_) usable += !in_node || f / rpn == r.ranks.front() / rpn;
     if (usable == 0) continue;

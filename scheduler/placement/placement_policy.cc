@@ -326,7 +326,7 @@ void Widen(const std::vector<PendingTrial>& pending, std::vector<Assignment>* ou
     std::vector<int>& ranks = (*out)[best].ranks;
     // A group smaller than a node grows inside its node (placement never splits a group that
     // fits in one); a group of a node or more may take ranks anywhere.
-    const bool in_node = ranks_per_node > 0 && static_cast<int>(ranks.size()) < ranks_per_node;
+    const bool in_node = GrowsInsideNode(static_cast<int>(ranks.size()), ranks_per_node);
     const int64_t node = ranks_per_node > 0 ? ranks.front() / ranks_per_node : 0;
     // The free rank closest to the group (in its node when it must stay there).
     int pick = -1;

@@ -119,6 +119,12 @@ std::vector<Assignment> Place(const std::string& policy_name,
 // The policy names Place() accepts, default first.
 std::vector<std::string> PlacementPolicyNames();
 
+// Whether a moldable group of `group_ranks` may grow only inside its own node (it is smaller
+// than a node); a group of a node or more may take ranks anywhere. ranks_per_node 0 = one node.
+inline bool GrowsInsideNode(int group_ranks, int ranks_per_node) {
+  return ranks_per_node > 0 && group_ranks < ranks_per_node;
+}
+
 // Ids of the trials that can never be placed on this cluster (group_size > world_size), in
 // pending order, so the caller can fail them with a clear message instead of waiting forever.
 // Empty when world_size is 0 (unknown).
