@@ -26,10 +26,13 @@
 // train.loss_on all).
 //
 // Usage: bench_torch_trainer_mfu [--sizes nano,micro,tiny] [--rounds 5] [--steps 40]
-//          [--warmup 5] [--batch 32] [--precision fp32|bf16]
+//          [--warmup 5] [--batch 32] [--precision fp32|bf16] [--profile PREFIX]
+// --profile runs one more round per size under libtorch's autograd profiler and writes its
+// chrome trace to PREFIX<size>.json (per-op times; not part of the figures).
 // Prints per size: "<size> trainer MFU (model FLOP/s / sgemm at its shapes): X% (goal >= 65%
 // for tiny)", from wall time and from process CPU time (one thread: the CPU-time figure is
 // the one to trust on a shared machine).
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -273,7 +276,7 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 
 int main(int argc, char** argv) {
   using namespace revsweep;
-  std::string sizes_arg = "nano,micro,tiny", precision = "fp32";
+  std::string sizes_arg = "nano,micro,tiny", precision = "fp32", profile;
   int rounds = 5, steps = 40, warmup = 5, batch = 32;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -296,6 +299,8 @@ int main(int argc, char** argv) {
       batch = std::stoi(next());
     else if (a == "--precision")
       precision = next();
+    else if (a == "--profile")
+      profile = next();
     else {
       std::fprintf(stderr,
                    "usage: %s [--sizes nano,micro,tiny] [--rounds N] [--steps N] [--warmup N] "
@@ -352,6 +357,10 @@ int main(int argc, char** argv) {
                   name.c_str(), r + 1, work.targets / c.seconds, c.seconds, c.cpu_seconds,
                   flops / c.seconds / 1e9);
       std::fflush(stdout);
+    }
+    if (!profile.empty()) {
+      torch::autograd::profiler::RecordProfile guard(profile + name + ".json");
+      RunCpp(trial, task, static_cast<int64_t>(sched.size()), warmup, (tmp / "ckpt").string());
     }
     const GemmRate g = MeasureGemms(size, vocab, rows, target_rows);
     for (const auto& l : g.lines) std::printf("%s\n", l.c_str());

@@ -11,6 +11,7 @@
 #include "worker/autocast_scope.h"
 #include "worker/checkpoint.h"
 #include "worker/evaluator.h"
+#include "worker/fast_ops.h"
 #include "worker/fault_pause.h"
 #include "worker/gpt.h"
 #include "worker/gpt2_import.h"
@@ -249,12 +250,13 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
       {
         AutocastScope scope(autocast, device.type());
         auto hidden = model->HiddenPacked(batch.input, batch.rows);  // (N, C)
-        logits = model->Logits(hidden.index_select(0, batch.keep));  // (M, V)
+        // Every position has a target (train.loss_on all): no gather (and no scatter back).
+        if (batch.keep.numel() != hidden.size(0)) hidden = hidden.index_select(0, batch.keep);
+        logits = model->Logits(hidden);  // (M, V)
       }
       logits = logits.to(torch::kFloat32);  // the loss in fp32 (a no-op without autocast)
-      auto loss_sum = torch::nn::functional::cross_entropy(
-          logits, batch.targets,
-          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+      // cross_entropy(reduction sum); one pass each way on the CPU (worker/fast_ops.h).
+      auto loss_sum = CrossEntropySum(logits, batch.targets);
       // Scaled so the group's sum of gradients is the gradient of the global mean (for k = 2,
       // bit-identical to scaling by k and averaging: powers of two scale exactly).
       auto loss = loss_sum * (1.0 / static_cast<double>(global_tokens));
