@@ -7,6 +7,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace revsweep {
 namespace {
@@ -308,7 +312,120 @@ class CrossEntropySumFunction : public torch::autograd::Function<CrossEntropySum
   }
 };
 
+// Sum of squares in double, over fixed chunks so the result does not depend on threads.
+REVSWEEP_CLONES
+double SumSquares(const float* __restrict g, int64_t n) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(g[i]) * g[i];
+  return sum;
+}
+
+struct AdamWScalars {
+  float decay, beta1, one_minus_beta1, beta2, one_minus_beta2, sqrt_bc2, eps, neg_step, clip;
+};
+
+// As AdamW::step's tensor operations on one parameter (float arithmetic, same order), with
+// the gradient scaled by the clip coefficient first (clip_grad_norm_'s in-place mul_).
+REVSWEEP_CLONES
+void AdamWUpdate(float* __restrict p, float* __restrict g, float* __restrict m, float* __restrict v,
+                 int64_t n, AdamWScalars s) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i] * s.clip;
+    g[i] = gi;
+    const float pi = p[i] * s.decay;
+    const float mi = m[i] * s.beta1 + s.one_minus_beta1 * gi;
+    const float vi = v[i] * s.beta2 + s.one_minus_beta2 * gi * gi;
+    const float denom = std::sqrt(vi) / s.sqrt_bc2 + s.eps;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = pi + s.neg_step * mi / denom;
+  }
+}
+
+bool IsDenseFloatCpu(const torch::Tensor& t) {
+  return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat32 &&
+         t.layout() == torch::kStrided && t.is_contiguous();
+}
+
 }  // namespace
+
+bool ClipAndAdamWStep(torch::optim::AdamW& optimizer, double max_norm) {
+  torch::NoGradGuard no_grad;
+  // Check everything first: either the whole step runs here or none of it.
+  for (auto& group : optimizer.param_groups()) {
+    if (static_cast<torch::optim::AdamWOptions&>(group.options()).amsgrad()) return false;
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      if (!IsDenseFloatCpu(p) || !IsDenseFloatCpu(p.grad())) return false;
+      auto it = optimizer.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      if (it != optimizer.state().end()) {
+        auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
+        if (!IsDenseFloatCpu(st.exp_avg()) || !IsDenseFloatCpu(st.exp_avg_sq()) ||
+            st.exp_avg().numel() != p.numel() || st.exp_avg_sq().numel() != p.numel())
+          return false;
+      }
+    }
+  }
+  float clip = 1.0f;
+  if (max_norm > 0) {
+    constexpr int64_t kChunk = 1 << 15;
+    std::vector<std::pair<const float*, int64_t>> chunks;
+    for (auto& group : optimizer.param_groups())
+      for (auto& p : group.params()) {
+        if (!p.grad().defined()) continue;
+        const float* g = p.grad().data_ptr<float>();
+        for (int64_t b = 0; b < p.numel(); b += kChunk)
+          chunks.emplace_back(g + b, std::min(kChunk, p.numel() - b));
+      }
+    std::vector<double> part(chunks.size());
+    at::parallel_for(0, static_cast<int64_t>(chunks.size()), 4, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) part[i] = SumSquares(chunks[i].first, chunks[i].second);
+    });
+    double total = 0;
+    for (double x : part) total += x;
+    // clip_grad_norm_: coefficient max_norm / (norm + 1e-6) in float, at most 1.
+    const float coef =
+        static_cast<float>(max_norm) / (static_cast<float>(std::sqrt(total)) + 1e-6f);
+    clip = std::min(coef, 1.0f);
+  }
+  for (auto& group : optimizer.param_groups()) {
+    const auto& o = static_cast<torch::optim::AdamWOptions&>(group.options());
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      auto it = optimizer.state().find(key);
+      if (it == optimizer.state().end()) {  // as AdamW::step initialises its state
+        auto st = std::make_unique<torch::optim::AdamWParamState>();
+        st->step(0);
+        st->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        st->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        it = optimizer.state().emplace(key, std::move(st)).first;
+      }
+      auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
+      st.step(st.step() + 1);
+      const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+      const double bc1 = 1 - std::pow(beta1, st.step()), bc2 = 1 - std::pow(beta2, st.step());
+      AdamWScalars s;
+      s.decay = static_cast<float>(o.weight_decay() != 0 ? 1 - o.lr() * o.weight_decay() : 1.0);
+      s.beta1 = static_cast<float>(beta1);
+      s.one_minus_beta1 = static_cast<float>(1 - beta1);
+      s.beta2 = static_cast<float>(beta2);
+      s.one_minus_beta2 = static_cast<float>(1 - beta2);
+      s.sqrt_bc2 = static_cast<float>(std::sqrt(bc2));
+      s.eps = static_cast<float>(o.eps());
+      s.neg_step = static_cast<float>(-(o.lr() / bc1));
+      s.clip = clip;
+      float* pp = p.data_ptr<float>();
+      float* gp = p.grad().data_ptr<float>();
+      float* mp = st.exp_avg().data_ptr<float>();
+      float* vp = st.exp_avg_sq().data_ptr<float>();
+      at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+        AdamWUpdate(pp + b, gp + b, mp + b, vp + b, e - b, s);
+      });
+    }
+  }
+  return true;
+}
 
 torch::Tensor CrossEntropySum(const torch::Tensor& logits, const torch::Tensor& targets) {
   if (!logits.device().is_cpu() || logits.scalar_type() != torch::kFloat32 ||

@@ -6,7 +6,8 @@
 //   sgemm calls forward and four backward on the packed rows themselves (no padding, no
 //   transposed copies), with the causal softmax in between;
 // - GELU (tanh approximation) and the summed cross-entropy: one pass forward and one backward
-//   each, with a vectorisable exp, instead of libtorch's multi-pass kernels.
+//   each, with a vectorisable exp, instead of libtorch's multi-pass kernels;
+// - clipping and AdamW fused per parameter (below).
 // Loops are compiled for AVX-512, AVX2 and baseline x86-64 (chosen at run time).
 #pragma once
 
@@ -44,6 +45,17 @@ bool CausalAttentionPackedIsFast(const torch::Tensor& qkv);
 // passes over the (M, V) logits, a large part of a small model's step). Falls back to
 // libtorch for anything but (M, V) float32 CPU logits; targets (M) int64, each in [0, V).
 torch::Tensor CrossEntropySum(const torch::Tensor& logits, const torch::Tensor& targets);
+
+// Gradient clipping and one AdamW step in two passes over each parameter, instead of
+// libtorch 1.13's ~15 tensor operations per parameter (each with its dispatch and a scalar
+// converted to a tensor: a fifth of a nano model's step). The same arithmetic as
+// torch::nn::utils::clip_grad_norm_(params, max_norm) over the optimizer's parameters
+// followed by optimizer.step() (no amsgrad), with the state in the optimizer itself (so
+// checkpoints are unchanged): results agree to float rounding (the norm is summed in double).
+// max_norm <= 0: no clipping. Returns false without changing anything when a parameter,
+// gradient or state is not a contiguous float32 CPU tensor or amsgrad is on; the caller then
+// runs libtorch's.
+bool ClipAndAdamWStep(torch::optim::AdamW& optimizer, double max_norm);
 
 // The document lengths of a right-padded batch's packed rows: `rows` (int64 CPU, ascending)
 // indexes the flattened (B * T) positions that are not padding. Empty when the rows are not

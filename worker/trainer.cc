@@ -273,11 +273,15 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     if (!std::isfinite(step_loss))
       throw TrialError(Outcome::kCrash, "loss is " + std::to_string(step_loss) + " at step " +
                                             std::to_string(step + 1));
-    if (opt.grad_clip > 0) torch::nn::utils::clip_grad_norm_(all, opt.grad_clip);
     const double lr = LearningRate(opt, step, total_steps);
     for (auto& g : optimizer.param_groups())
       static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-    optimizer.step();
+    // Clip (over `all`: the optimizer's parameters) and step, fused on the CPU
+    // (worker/fast_ops.h); libtorch's otherwise (CUDA).
+    if (!ClipAndAdamWStep(optimizer, opt.grad_clip)) {
+      if (opt.grad_clip > 0) torch::nn::utils::clip_grad_norm_(all, opt.grad_clip);
+      optimizer.step();
+    }
     // Not optimizer.zero_grad(): with several ranks the gradients are views into GradSync's
     // buckets, which Optimizer::zero_grad() refuses to detach_().
     sync.ZeroGradients();

@@ -68,6 +68,70 @@ TEST(FastOps, CrossEntropySumMatchesTorch) {
   EXPECT_NEAR(CrossEntropySum(xd, t).item<double>(), lb.item<double>(), 1e-3);
 }
 
+// Two parameter groups (with and without weight decay), as RunTrial builds them.
+torch::optim::AdamW MakeAdamW(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::vector<torch::Tensor>{params[0], params[1]},
+                      std::make_unique<torch::optim::AdamWOptions>(
+                          torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).weight_decay(0.1)));
+  groups.emplace_back(std::vector<torch::Tensor>{params[2]},
+                      std::make_unique<torch::optim::AdamWOptions>(
+                          torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).weight_decay(0)));
+  return torch::optim::AdamW(std::move(groups));
+}
+
+TEST(FastOps, ClipAndAdamWStepMatchesLibtorch) {
+  torch::manual_seed(4);
+  std::vector<torch::Tensor> a = {torch::randn({70000}), torch::randn({33, 7}), torch::randn({5})};
+  std::vector<torch::Tensor> b;
+  for (auto& t : a) {
+    t.requires_grad_(true);
+    b.push_back(t.detach().clone().requires_grad_(true));
+  }
+  auto oa = MakeAdamW(a), ob = MakeAdamW(b);
+  for (int step = 0; step < 6; ++step) {
+    // Large gradients on even steps (clipped), small ones on odd steps (not clipped).
+    const double scale = step % 2 == 0 ? 10.0 : 1e-3;
+    for (size_t i = 0; i < a.size(); ++i) {
+      auto g = torch::randn(a[i].sizes()) * scale;
+      a[i].mutable_grad() = g.clone();
+      b[i].mutable_grad() = g.clone();
+    }
+    for (auto& g : oa.param_groups())
+      static_cast<torch::optim::AdamWOptions&>(g.options()).lr(3e-3 / (step + 1));
+    for (auto& g : ob.param_groups())
+      static_cast<torch::optim::AdamWOptions&>(g.options()).lr(3e-3 / (step + 1));
+    ASSERT_TRUE(ClipAndAdamWStep(oa, 1.0));
+    torch::nn::utils::clip_grad_norm_(b, 1.0);
+    ob.step();
+    for (size_t i = 0; i < a.size(); ++i) {
+      SCOPED_TRACE("step " + std::to_string(step) + " param " + std::to_string(i));
+      EXPECT_LT(MaxDiff(a[i], b[i]), 1e-6);
+      EXPECT_LT(MaxDiff(a[i].grad(), b[i].grad()), 1e-6 * scale);  // clipped in place alike
+    }
+  }
+  // The state is the optimizer's own: same step counts and moments.
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto& sa = static_cast<torch::optim::AdamWParamState&>(
+        *oa.state().at(c10::guts::to_string(a[i].unsafeGetTensorImpl())));
+    auto& sb = static_cast<torch::optim::AdamWParamState&>(
+        *ob.state().at(c10::guts::to_string(b[i].unsafeGetTensorImpl())));
+    EXPECT_EQ(sa.step(), sb.step());
+    EXPECT_LT(MaxDiff(sa.exp_avg(), sb.exp_avg()), 1e-6);
+    EXPECT_LT(MaxDiff(sa.exp_avg_sq(), sb.exp_avg_sq()), 1e-6);
+  }
+  // Off the fast path: nothing changes and the caller is told.
+  std::vector<torch::Tensor> d = {torch::randn({3}, torch::kFloat64).requires_grad_(true),
+                                  torch::randn({3}).requires_grad_(true),
+                                  torch::randn({3}).requires_grad_(true)};
+  for (auto& t : d) t.mutable_grad() = torch::ones_like(t);
+  auto od = MakeAdamW(d);
+  auto before = d[1].detach().clone();
+  EXPECT_FALSE(ClipAndAdamWStep(od, 1.0));
+  EXPECT_TRUE(torch::equal(d[1].detach(), before));
+  EXPECT_TRUE(od.state().empty());
+}
+
 TEST(FastOps, PackedLengthsOfRightPaddedRows) {
   auto rows = [](std::vector<int64_t> v) { return torch::tensor(v, torch::kLong); };
   // B = 3, T = 4: lengths 2, 4, 1.
