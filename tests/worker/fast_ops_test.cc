@@ -169,7 +169,8 @@ TEST(FastOps, CausalAttentionPackedMatchesScaledDotProductAttention) {
   const std::vector<int64_t> lengths = {7, 1, 12, 3};
   const int64_t n_head = 4, C = 32, T = 12, N = 23;
   auto qkv0 = torch::randn({N, 3 * C});
-  ASSERT_TRUE(CausalAttentionPackedIsFast(qkv0)) << "no BLAS sgemm_ in the process";
+  if (!CausalAttentionPackedIsFast(qkv0))
+    GTEST_SKIP() << "no BLAS sgemm_ in the process: the model uses libtorch's attention";
   auto a = qkv0.clone().requires_grad_(true), b = qkv0.clone().requires_grad_(true);
   auto ya = CausalAttentionPacked(a, lengths, n_head);
   auto yb = PaddedAttention(b, lengths, n_head, T);
@@ -192,6 +193,7 @@ TEST(FastOps, CausalAttentionPackedMatchesScaledDotProductAttention) {
 
 TEST(FastOps, CausalAttentionPackedRejectsWrongLengths) {
   auto qkv = torch::randn({5, 24});
+  if (!CausalAttentionPackedIsFast(qkv)) GTEST_SKIP() << "no BLAS sgemm_ in the process";
   EXPECT_THROW(CausalAttentionPacked(qkv, {2, 2}, 2), c10::Error);
 }
 
