@@ -38,12 +38,14 @@ MPIRUN=(mpirun --allow-run-as-root --oversubscribe --bind-to core
         -x OMP_NUM_THREADS -x OMP_WAIT_POLICY -x REVSWEEP_SRC)
 
 if ((QUICK)); then
-  GS_ARGS=(--reps 8)
+  GS_ARGS=(--reps 8 --sweep-reps 4)
+  MFU_ARGS=(--rounds 1)
   WS_ARGS=(--rounds 2 --steps 12)
   TVP_ARGS=(--rounds 2 --steps 20)
   STORE_ARGS=(--trials 10000)
 else
   GS_ARGS=(--reps 40)
+  MFU_ARGS=(--rounds 5)
   WS_ARGS=(--rounds 7 --steps 25)
   TVP_ARGS=(--rounds 7 --steps 40)
   STORE_ARGS=()
@@ -63,7 +65,7 @@ run() {
   "$@" >"$log" 2>&1
   rc=$?
   summary+=("== $name ($((SECONDS - t0)) s, exit $rc): $*")
-  while IFS= read -r line; do summary+=("   $line"); done < <(grep -E 'goal|PASS|FAIL|least-disturbed|from median step' "$log")
+  while IFS= read -r line; do summary+=("   $line"); done < <(grep -E 'goal|PASS|FAIL|least-disturbed|from median step|MFU' "$log")
   if ((rc != 0)); then
     summary+=("   FAILED (exit $rc), last lines of $log:")
     while IFS= read -r line; do summary+=("     $line"); done < <(tail -5 "$log")
@@ -86,6 +88,7 @@ need bench_torch_grad_sync &&
   run grad_sync "${MPIRUN[@]}" -np 2 "$BIN/bench_torch_grad_sync" "${GS_ARGS[@]}"
 need bench_torch_weak_scaling &&
   run weak_scaling "${MPIRUN[@]}" -np 2 "$BIN/bench_torch_weak_scaling" "${WS_ARGS[@]}"
+need bench_torch_trainer_mfu && run trainer_mfu "$BIN/bench_torch_trainer_mfu" "${MFU_ARGS[@]}"
 need bench_torch_trainer_vs_python &&
   run trainer_vs_python "$BIN/bench_torch_trainer_vs_python" "${TVP_ARGS[@]}"
 need bench_torch_trainer_vs_python &&

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "worker/fast_ops.h"
+
 namespace revsweep {
 namespace F = torch::nn::functional;
 
@@ -58,6 +60,12 @@ torch::Tensor CausalSelfAttentionImpl::ForwardPacked(const torch::Tensor& x,
   const int64_t C = x.size(1);
   // The buffer takes the projection's dtype: bf16 under autocast, fp32 otherwise.
   auto proj = c_attn(x);  // (N, 3C)
+  // fp32 on the CPU without attention dropout: per document on the packed rows themselves
+  // (worker/fast_ops.h; libtorch 1.13's bmm over many small matrices is mostly dispatch).
+  if (CausalAttentionPackedIsFast(proj) && (dropout_ == 0 || !is_training())) {
+    const std::vector<int64_t> lengths = PackedLengths(rows, B, T);
+    if (!lengths.empty()) return Project(CausalAttentionPacked(proj, lengths, n_head_));  // (N, C)
+  }
   auto qkv = torch::zeros({B * T, 3 * C}, proj.options())
                  .index_copy(0, rows, proj)  // padding rows stay zero
                  .view({B, T, 3 * C});
@@ -84,7 +92,7 @@ MLPImpl::MLPImpl(const GPTConfig& c) : dropout_(c.dropout) {
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
-  auto y = c_proj(torch::gelu(c_fc(x), "tanh"));  // (B, T, C)
+  auto y = c_proj(GeluTanh(c_fc(x)));  // (B, T, C); torch::gelu(.., "tanh"), faster on CPU
   if (dropout_ > 0) y = F::dropout(y, F::DropoutFuncOptions().p(dropout_).training(is_training()));
   return y;
 }

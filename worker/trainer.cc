@@ -11,6 +11,7 @@
 #include "worker/autocast_scope.h"
 #include "worker/checkpoint.h"
 #include "worker/evaluator.h"
+#include "worker/fast_ops.h"
 #include "worker/fault_pause.h"
 #include "worker/gpt.h"
 #include "worker/gpt2_import.h"
@@ -279,12 +280,13 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
       {
         AutocastScope scope(autocast, device.type());
         auto hidden = model->HiddenPacked(batch.input, batch.rows);  // (N, C)
-        logits = model->Logits(hidden.index_select(0, batch.keep));  // (M, V)
+        // Every position has a target (train.loss_on all): no gather (and no scatter back).
+        if (batch.keep.numel() != hidden.size(0)) hidden = hidden.index_select(0, batch.keep);
+        logits = model->Logits(hidden);  // (M, V)
       }
       logits = logits.to(torch::kFloat32);  // the loss in fp32 (a no-op without autocast)
-      auto loss_sum = torch::nn::functional::cross_entropy(
-          logits, batch.targets,
-          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+      // cross_entropy(reduction sum); one pass each way on the CPU (worker/fast_ops.h).
+      auto loss_sum = CrossEntropySum(logits, batch.targets);
       // Scaled so the group's sum of gradients is the gradient of the global mean (for k = 2,
       // bit-identical to scaling by k and averaging: powers of two scale exactly).
       auto loss = loss_sum * (1.0 / static_cast<double>(global_tokens));
@@ -301,11 +303,15 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     if (!std::isfinite(step_loss))
       throw TrialError(Outcome::kCrash, "loss is " + std::to_string(step_loss) + " at step " +
                                             std::to_string(step + 1));
-    if (opt.grad_clip > 0) torch::nn::utils::clip_grad_norm_(all, opt.grad_clip);
     const double lr = LearningRate(opt, step, total_steps);
     for (auto& g : optimizer.param_groups())
       static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-    optimizer.step();
+    // Clip (over `all`: the optimizer's parameters) and step, fused on the CPU
+    // (worker/fast_ops.h); libtorch's otherwise (CUDA).
+    if (!ClipAndAdamWStep(optimizer, opt.grad_clip)) {
+      if (opt.grad_clip > 0) torch::nn::utils::clip_grad_norm_(all, opt.grad_clip);
+      optimizer.step();
+    }
     // Not optimizer.zero_grad(): with several ranks the gradients are views into GradSync's
     // buckets, which Optimizer::zero_grad() refuses to detach_().
     sync.ZeroGradients();
