@@ -49,9 +49,9 @@
 #include <string>
 #include <vector>
 
-#include "common/settings.h"
-#include "common/sweep_config.h"
-#include "common/token_cache.h"
+#include "common/config/settings.h"
+#include "common/config/sweep_config.h"
+#include "common/data/token_cache.h"
 #include "worker/communicator.h"
 #include "worker/trainer.h"
 
