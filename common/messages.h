@@ -55,7 +55,7 @@ struct AssignMsg {
   int attempt_number = 1;  // 1-based count of this trial's attempts
   std::vector<int> ranks;  // world ranks of the group, ascending; ranks[0] leads
   int comm_tag = 0;        // tag for MPI_Comm_create_group, unique per assignment
-  double bucket_mb = 25;
+  double bucket_mb = 4;
   double progress_every_s = 2;
   double heartbeat_every_s = 5;  // each member beats this often while it has the assignment
 };

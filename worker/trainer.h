@@ -55,7 +55,7 @@ struct TrainResult {
 struct TrainContext {
   std::string checkpoint_dir;  // this trial's checkpoint folder
   int attempt_number = 1;      // 1-based, for test-only fault injection
-  double bucket_mb = 25;
+  double bucket_mb = 4;
   std::string device = "cpu";  // "cpu" or "cuda:N"
   int world_rank = 0;          // this process's rank in the world (fault-pause markers)
 };

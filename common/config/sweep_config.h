@@ -103,7 +103,7 @@ struct RunOptions {
   std::string status_bind;         // default 127.0.0.1
   int status_port;                 // 0 = chosen by the OS
   double progress_every_s;         // default 2
-  double bucket_mb;                // gradient bucket size, default 25
+  double bucket_mb;                // gradient bucket size, default 4
   double regroup_min_remaining_s;  // default 30: a moldable trial this far from done grows
 };
 

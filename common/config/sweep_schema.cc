@@ -136,7 +136,7 @@ std::vector<SchemaEntry> BuildRunSchema() {
       Str("status_bind", "127.0.0.1", {}, "address of the status HTTP server"),
       Int("status_port", 0, 0, 65535, "port of the status server; 0 = chosen by the OS"),
       Dbl("progress_every_s", 2, 0.1, 3600, "progress report period"),
-      Dbl("bucket_mb", 25, 0.001, 4096, "gradient all-reduce bucket size in MiB"),
+      Dbl("bucket_mb", 4, 0.001, 4096, "gradient all-reduce bucket size in MiB"),
       Dbl("regroup_min_remaining_s", 30, 0, 1e9,
           "a moldable trial with this many seconds left moves to idle ranks; 0 = never"),
   };

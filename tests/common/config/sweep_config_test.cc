@@ -259,7 +259,7 @@ TEST(SweepConfigTest, MinimalConfigFillsEverySchemaKey) {
   EXPECT_EQ(c.run.store, "runs/revsweep.db");
   EXPECT_EQ(c.run.run_root, "runs");
   EXPECT_EQ(c.run.retries_crash, 2);
-  EXPECT_DOUBLE_EQ(c.run.bucket_mb, 25);
+  EXPECT_DOUBLE_EQ(c.run.bucket_mb, 4);
 }
 
 TEST(SweepConfigTest, SchemaDefaultsAreValid) {
