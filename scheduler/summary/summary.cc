@@ -11,6 +11,7 @@
 
 #include "common/config/settings_vary.h"
 #include "common/parallel.h"
+#include "scheduler/summary/setting_groups.h"
 
 namespace revsweep {
 namespace {
@@ -20,112 +21,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
-
-// FNV-1a over the setting's key lengths and typed values: the grouping hash. Equal settings
-// hash equal; SameSetting resolves collisions (and settings that differ only in key names).
-// Also returns train.seed (0 when absent or not a number), met on the same walk.
-uint64_t SettingHash(const Settings& full, int64_t* seed) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  auto mix = [&h](const void* p, size_t n) { h = Fnv1a64(p, n, h); };
-  *seed = 0;
-  for (const auto& [k, v] : full) {
-    if (!IsSettingKey(k)) {
-      if (k == "train.seed") {
-        if (const auto* i = std::get_if<int64_t>(&v)) *seed = *i;
-        if (const auto* d = std::get_if<double>(&v)) *seed = static_cast<int64_t>(*d);
-      }
-      continue;
-    }
-    const uint8_t tag[2] = {static_cast<uint8_t>(k.size()), static_cast<uint8_t>(v.index())};
-    mix(tag, 2);
-    if (const auto* b = std::get_if<bool>(&v)) {
-      const uint8_t x = *b;
-      mix(&x, 1);
-    } else if (const auto* i = std::get_if<int64_t>(&v)) {
-      mix(i, sizeof(*i));
-    } else if (const auto* d = std::get_if<double>(&v)) {
-      const double x = *d == 0 ? 0.0 : *d;  // -0.0 == 0.0, so they must hash alike
-      mix(&x, sizeof(x));
-    } else {
-      const std::string& s = std::get<std::string>(v);
-      mix(s.data(), s.size());
-    }
-  }
-  return h;
-}
-
-// Whether `full` (a trial's settings) restricted to setting keys equals `setting`. Also
-// sets *seed to train.seed when it is met before a difference (see SettingHash).
-bool SameSetting(const Settings& full, const Settings& setting, int64_t* seed) {
-  auto it = setting.begin();
-  *seed = 0;
-  for (const auto& [k, v] : full) {
-    if (!IsSettingKey(k)) {
-      if (k == "train.seed") {
-        if (const auto* i = std::get_if<int64_t>(&v)) *seed = *i;
-        if (const auto* d = std::get_if<double>(&v)) *seed = static_cast<int64_t>(*d);
-      }
-      continue;
-    }
-    if (it == setting.end() || it->first != k || !(it->second == v)) return false;
-    ++it;
-  }
-  return it == setting.end();
-}
-
-Settings FilterSetting(const Settings& full) {
-  Settings s;
-  for (const auto& [k, v] : full) {
-    if (IsSettingKey(k)) s.emplace_hint(s.end(), k, v);
-  }
-  return s;
-}
-
-// Keys (passing `keep`) whose value is not the same in every map; a key missing from some
-// map varies. One merge walk per map against the first: no per-key lookups.
-template <typename Range, typename Get>
-std::vector<std::string> VaryingKeys(const Range& items, Get settings_of,
-                                     bool (*keep)(const std::string&)) {
-  std::set<std::string> varying;
-  const Settings* first = nullptr;
-  for (const auto& item : items) {
-    const Settings& s = settings_of(item);
-    if (!first) {
-      first = &s;
-      continue;
-    }
-    auto a = first->begin(), b = s.begin();
-    while (a != first->end() || b != s.end()) {
-      if (b == s.end() || (a != first->end() && a->first < b->first)) {
-        if (keep(a->first)) varying.insert(a->first);
-        ++a;
-      } else if (a == first->end() || b->first < a->first) {
-        if (keep(b->first)) varying.insert(b->first);
-        ++b;
-      } else {
-        if (!(a->second == b->second) && keep(a->first)) varying.insert(a->first);
-        ++a;
-        ++b;
-      }
-    }
-  }
-  return {varying.begin(), varying.end()};
-}
-
-struct Member {
-  int64_t seed;
-  uint32_t trial;  // index into SweepData::trials
-};
-
-// Trials of one setting, while grouping: the base they share and their own setting keys.
-struct Group {
-  int base;
-  Settings own;  // IsSettingKey keys only
-  std::vector<Member> members;
-};
-
-// Mixed into a group's hash so equal own keys over different bases hash apart.
-constexpr uint64_t kBaseMix = 0x9e3779b97f4a7c15ULL;
 
 // Interns cell names met in metric keys; the canonical order is applied at the end.
 class CellIndex {
@@ -334,126 +229,71 @@ void AddLikelihoodVerdict(Summary& out) {
 
 }  // namespace
 
-Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
-  Summary out;
-  out.trials_total = static_cast<int>(data.trials.size());
-  out.level = options.level;
-  out.bootstrap_resamples = options.bootstrap_resamples;
+namespace {
 
-  // What each metric name is, worked out once per name instead of once per result row.
-  enum Kind : uint8_t { kOther, kParams, kAcc, kChance, kLikelihoodP, kLossFinal };
-  CellIndex cells;
-  const size_t n_names = data.metric_names.size();
-  std::vector<Kind> kind(n_names, kOther);
-  std::vector<int> cell_of_name(n_names, -1);
-  std::vector<int> acc_name_of_cell;  // cell -> metric name index of acc.<cell>
+// What each metric name is, worked out once per name instead of once per result row.
+enum MetricKind : uint8_t { kOther, kParams, kAcc, kChance, kLikelihoodP, kLossFinal };
+struct MetricNames {
+  CellIndex cells;                    // cells met in acc.* and chance.* names
+  std::vector<MetricKind> kind;       // per SweepData::metric_names entry
+  std::vector<int> cell_of_name;      // name -> cell of acc.<cell> / chance.<cell>, else -1
+  std::vector<int> acc_name_of_cell;  // cell -> metric name index of acc.<cell>, or -1
   int loss_final_name = -1;
+};
+
+MetricNames ClassifyMetrics(const std::vector<std::string>& names) {
+  MetricNames m;
+  const size_t n_names = names.size();
+  m.kind.assign(n_names, kOther);
+  m.cell_of_name.assign(n_names, -1);
   for (size_t i = 0; i < n_names; ++i) {
-    const std::string_view n(data.metric_names[i]);
+    const std::string_view n(names[i]);
     if (n == "params") {
-      kind[i] = kParams;
+      m.kind[i] = kParams;
     } else if (StartsWith(n, "acc.") || StartsWith(n, "chance.")) {
       const bool is_acc = n[0] == 'a';
-      kind[i] = is_acc ? kAcc : kChance;
-      cell_of_name[i] = cells.Find(n.substr(is_acc ? 4 : 7));
-      if (static_cast<int>(acc_name_of_cell.size()) <= cell_of_name[i]) {
-        acc_name_of_cell.resize(cell_of_name[i] + 1, -1);
+      m.kind[i] = is_acc ? kAcc : kChance;
+      m.cell_of_name[i] = m.cells.Find(n.substr(is_acc ? 4 : 7));
+      if (static_cast<int>(m.acc_name_of_cell.size()) <= m.cell_of_name[i]) {
+        m.acc_name_of_cell.resize(m.cell_of_name[i] + 1, -1);
       }
-      if (is_acc) acc_name_of_cell[cell_of_name[i]] = static_cast<int>(i);
+      if (is_acc) m.acc_name_of_cell[m.cell_of_name[i]] = static_cast<int>(i);
     } else if (n == "likelihood.p") {
-      kind[i] = kLikelihoodP;
+      m.kind[i] = kLikelihoodP;
     } else if (n == "loss.final") {
-      kind[i] = kLossFinal;
-      loss_final_name = static_cast<int>(i);
+      m.kind[i] = kLossFinal;
+      m.loss_final_name = static_cast<int>(i);
     }
   }
+  return m;
+}
 
-  // 1. Group done trials by setting. Trials of one base share every base key, so within a
-  // base a setting is told apart by the trial's own keys alone (~7 instead of ~45); groups
-  // of different bases with equal settings are merged afterwards.
-  struct BaseInfo {
-    int64_t seed = 0;  // train.seed when the whole batch shares one
-    bool has_seed = false;
-  };
-  std::vector<BaseInfo> base_info(data.bases.size());
-  for (size_t b = 0; b < data.bases.size(); ++b) {
-    auto it = data.bases[b].find("train.seed");
-    base_info[b].has_seed = it != data.bases[b].end();
-    SettingHash(data.bases[b], &base_info[b].seed);
+// The value of metric `name` of trial `i`, or nullptr.
+const double* TrialMetric(const SweepData& data, uint32_t i, int name) {
+  if (name < 0) return nullptr;
+  const SweepData::Trial& t = data.trials[i];
+  for (uint32_t r = t.metrics_begin; r < t.metrics_end; ++r) {
+    if (data.metric_key[r] == static_cast<uint32_t>(name)) return &data.metric_value[r];
   }
-  std::vector<Group> groups;
-  std::unordered_map<uint64_t, std::vector<size_t>> by_hash;
-  size_t last_group = SIZE_MAX;
-  for (size_t i = 0; i < data.trials.size(); ++i) {
-    const SweepData::Trial& t = data.trials[i];
-    if (t.state != TrialState::kDone || !t.has_results()) {
-      ++out.trials_excluded;
-      continue;
-    }
-    ++out.trials_done;
-    auto seed_of = [&](int64_t own_seed) {
-      return t.base >= 0 && base_info[t.base].has_seed ? base_info[t.base].seed : own_seed;
-    };
-    // The store lists a sweep's trials in expansion order, seeds innermost: most trials
-    // belong to the previous trial's setting, which one walk of the own keys confirms.
-    int64_t seed = 0;
-    if (last_group < groups.size() && groups[last_group].base == t.base &&
-        SameSetting(t.own, groups[last_group].own, &seed)) {
-      groups[last_group].members.push_back({seed_of(seed), static_cast<uint32_t>(i)});
-      continue;
-    }
-    const uint64_t h = SettingHash(t.own, &seed) ^ (static_cast<uint64_t>(t.base + 1) * kBaseMix);
-    std::vector<size_t>& bucket = by_hash[h];
-    size_t g = groups.size();
-    for (size_t candidate : bucket) {
-      int64_t unused;
-      if (groups[candidate].base == t.base && SameSetting(t.own, groups[candidate].own, &unused)) {
-        g = candidate;
-        break;
-      }
-    }
-    if (g == groups.size()) {
-      groups.push_back({t.base, FilterSetting(t.own), {}});
-      bucket.push_back(g);
-    }
-    groups[g].members.push_back({seed_of(seed), static_cast<uint32_t>(i)});
-    last_group = g;
-  }
-  // Settings: with one base, the base's setting keys (filtered once) are every setting's
-  // `common` part and each group's own keys its `setting`; groups of several bases are
-  // compared whole, and equal settings stored under different bases (batches) merged.
-  std::set<int> bases_used;
-  for (const Group& g : groups) bases_used.insert(g.base);
-  std::shared_ptr<const Settings> common;
-  if (bases_used.size() == 1 && *bases_used.begin() >= 0) {
-    common = std::make_shared<const Settings>(FilterSetting(data.bases[*bases_used.begin()]));
-  }
-  std::vector<Settings> whole;  // only when merging
-  if (bases_used.size() > 1) {
-    std::map<int, Settings> filtered_base;
-    for (int b : bases_used) {
-      if (b >= 0) filtered_base.emplace(b, FilterSetting(data.bases[b]));
-    }
-    std::map<Settings, size_t> first_of;
-    std::vector<Group> merged;
-    for (Group& g : groups) {
-      Settings w = g.base < 0 ? g.own : Overlay(filtered_base.at(g.base), g.own);
-      auto [it, added] = first_of.try_emplace(w, merged.size());
-      if (added) {
-        merged.push_back(std::move(g));
-        whole.push_back(std::move(w));
-      } else {
-        auto& m = merged[it->second].members;
-        m.insert(m.end(), g.members.begin(), g.members.end());
-      }
-    }
-    groups = std::move(merged);
-  }
+  return nullptr;
+}
 
-  // 2. Per group: order seeds, split metrics by cell, describe. Groups are independent, so
-  // large summaries split them over two threads (25k settings: ~0.27 s on one core).
-  std::vector<std::vector<int>> cell_of(groups.size());          // cell index of each CellSummary
-  std::vector<std::vector<uint32_t>> members_of(groups.size());  // trial indices, seed order
+struct Described {
+  std::vector<std::vector<int>> cell_of;          // per setting: cell of each CellSummary
+  std::vector<std::vector<uint32_t>> members_of;  // per setting: trial indices, seed order
+};
+
+// One SettingSummary per group, same index: seeds ordered, metrics split by cell, each cell
+// described. Groups are independent, so large summaries split them over the cores (25k
+// settings: ~0.27 s on one core). Moves the groups' settings into `out`.
+Described DescribeGroups(const SweepData& data, const MetricNames& names, SettingGroups& grouped,
+                         const SummaryOptions& options, Summary& out) {
+  std::vector<SettingGroup>& groups = grouped.groups;
+  std::vector<Settings>& whole = grouped.whole;
+  const CellIndex& cells = names.cells;
+  Described r;
+  r.cell_of.resize(groups.size());
+  r.members_of.resize(groups.size());
   out.settings.resize(groups.size());
   auto describe_groups = [&](size_t lo, size_t hi) {
     std::map<int, MeanBootstrap> plans;  // by sample size: see MeanBootstrap
@@ -466,41 +306,42 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
     };
     std::vector<std::vector<double>> acc(cells.size()), chance(cells.size());
     for (size_t gi = lo; gi < hi; ++gi) {
-      Group& g = groups[gi];
-      std::sort(g.members.begin(), g.members.end(), [&data](const Member& a, const Member& b) {
-        return a.seed != b.seed ? a.seed < b.seed
-                                : data.trials[a.trial].id < data.trials[b.trial].id;
-      });
+      SettingGroup& g = groups[gi];
+      std::sort(g.members.begin(), g.members.end(),
+                [&data](const SettingMember& a, const SettingMember& b) {
+                  return a.seed != b.seed ? a.seed < b.seed
+                                          : data.trials[a.trial].id < data.trials[b.trial].id;
+                });
       SettingSummary& s = out.settings[gi];
       if (!whole.empty()) {
         s.setting = std::move(whole[gi]);
       } else {
         s.setting = std::move(g.own);
-        s.common = common;
+        s.common = grouped.common;
       }
       s.size = ModelSizeLabel(s);
       s.n_seeds = static_cast<int>(g.members.size());
       for (auto& v : acc) v.clear();
       for (auto& v : chance) v.clear();
       std::vector<double> loss;
-      for (const Member& m : g.members) {
+      for (const SettingMember& m : g.members) {
         const SweepData::Trial& t = data.trials[m.trial];
         s.trial_ids.push_back(t.id);
         s.seeds.push_back(m.seed);
-        members_of[gi].push_back(m.trial);
+        r.members_of[gi].push_back(m.trial);
         int64_t params = t.params;  // TrialParams, without a lookup
         for (uint32_t r = t.metrics_begin; r < t.metrics_end; ++r) {
           const uint32_t name = data.metric_key[r];
           const double value = data.metric_value[r];
-          switch (kind[name]) {
+          switch (names.kind[name]) {
             case kParams:
               if (value > 0 && std::isfinite(value)) params = std::llround(value);
               break;
             case kAcc:
-              acc[cell_of_name[name]].push_back(value);
+              acc[names.cell_of_name[name]].push_back(value);
               break;
             case kChance:
-              chance[cell_of_name[name]].push_back(value);
+              chance[names.cell_of_name[name]].push_back(value);
               break;
             case kLikelihoodP:
               s.likelihood_p.push_back(value);
@@ -522,24 +363,20 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
         cs.ci = plan_for(static_cast<int>(acc[c].size())).Ci(acc[c], options.level);
         cs.chance = DescribeValues(chance[c]);
         s.cells.push_back(std::move(cs));
-        cell_of[gi].push_back(c);
+        r.cell_of[gi].push_back(c);
       }
       s.likelihood_p_mean = DescribeValues(s.likelihood_p).mean;
       s.loss = DescribeValues(loss);
     }
   };
   ParallelFor(groups.size(), 2048, describe_groups);
-  // The value of metric `name` of trial `i`, or nullptr.
-  auto metric = [&data](uint32_t i, int name) -> const double* {
-    if (name < 0) return nullptr;
-    const SweepData::Trial& t = data.trials[i];
-    for (uint32_t r = t.metrics_begin; r < t.metrics_end; ++r) {
-      if (data.metric_key[r] == static_cast<uint32_t>(name)) return &data.metric_value[r];
-    }
-    return nullptr;
-  };
+  return r;
+}
 
-  // Canonical cell order and what each cell is, worked out once per cell name.
+// Each setting's cells in canonical order, its selection score (SettingSummary::score), and
+// out.cells: every cell some setting has accuracy for, in canonical order.
+void OrderCells(const CellIndex& cells, const std::vector<std::vector<int>>& cell_of,
+                Summary& out) {
   const int n_cells = cells.size();
   std::vector<int> by_rank(n_cells), rank(n_cells);
   for (int c = 0; c < n_cells; ++c) by_rank[c] = c;
@@ -583,31 +420,24 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
   for (int r = 0; r < n_cells; ++r) {
     if (has_acc[by_rank[r]]) out.cells.push_back(cells.name(by_rank[r]));
   }
+}
 
-  // Order settings by params, size, then their varying keys' values (the other keys are
-  // equal, so this is the same order as comparing whole settings, at a fraction of the cost).
-  // Within one base only own keys can differ, so a single-base sweep compares just those.
-  // Keys in `common` are the same everywhere, so comparing the `setting` parts suffices.
-  out.varying_keys = VaryingKeys(
-      out.settings, [](const SettingSummary& s) -> const Settings& { return s.setting; },
-      &IsSettingKey);
-  OrderSettings(out, members_of);
-
-  // 3. Best setting per size: highest score, then lowest loss, then the first in order.
-  PickBestPerSize(out);
-
-  // 4. Scaling across sizes: per-seed points of the best settings.
+// Accuracy per cell and the final loss against model size, over the per-seed points of the
+// best setting of each size; a verdict for each reverse cell.
+void FitScaling(const SweepData& data, MetricNames& names,
+                const std::vector<std::vector<uint32_t>>& members_of, const SummaryOptions& options,
+                Summary& out) {
   for (const std::string& cell : out.cells) {
     CellTrend t;
     t.cell = cell;
-    const int acc_name = acc_name_of_cell[cells.Find(cell)];
+    const int acc_name = names.acc_name_of_cell[names.cells.Find(cell)];
     std::vector<double> x, y;
     std::set<int64_t> sizes;
     for (size_t i : out.best) {
       const SettingSummary& s = out.settings[i];
       if (s.params <= 0 || !s.Cell(cell)) continue;
       for (uint32_t trial : members_of[i]) {
-        const double* v = metric(trial, acc_name);
+        const double* v = TrialMetric(data, trial, acc_name);
         if (!v || !std::isfinite(*v)) continue;
         x.push_back(static_cast<double>(s.params));
         y.push_back(*v);
@@ -632,7 +462,7 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
       const SettingSummary& s = out.settings[i];
       if (s.params <= 0) continue;
       for (uint32_t trial : members_of[i]) {
-        const double* v = metric(trial, loss_final_name);
+        const double* v = TrialMetric(data, trial, names.loss_final_name);
         if (!v) continue;
         n.push_back(static_cast<double>(s.params));
         loss.push_back(*v);
@@ -642,6 +472,41 @@ Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
     out.loss_fit_sizes = static_cast<int>(sizes.size());
     out.loss_fit = FitPowerLaw(n, loss, options.loss_fit);
   }
+}
+
+}  // namespace
+
+Summary SummarizeSweep(const SweepData& data, const SummaryOptions& options) {
+  Summary out;
+  out.trials_total = static_cast<int>(data.trials.size());
+  out.level = options.level;
+  out.bootstrap_resamples = options.bootstrap_resamples;
+  MetricNames names = ClassifyMetrics(data.metric_names);
+
+  // 1. Group done trials by setting (setting_groups.h).
+  SettingGroups grouped = GroupBySetting(data);
+  out.trials_done = grouped.done;
+  out.trials_excluded = grouped.excluded;
+
+  // 2. Describe each setting; cells in canonical order.
+  Described described = DescribeGroups(data, names, grouped, options, out);
+  OrderCells(names.cells, described.cell_of, out);
+
+  // Order settings by params, size, then their varying keys' values (the other keys are
+  // equal, so this is the same order as comparing whole settings, at a fraction of the cost).
+  // Within one base only own keys can differ, so a single-base sweep compares just those.
+  // Keys in `common` are the same everywhere, so comparing the `setting` parts suffices.
+  out.varying_keys = VaryingKeys(
+      out.settings, [](const SettingSummary& s) -> const Settings& { return s.setting; },
+      &IsSettingKey);
+
+  OrderSettings(out, described.members_of);
+
+  // 3. Best setting per size: highest score, then lowest loss, then the first in order.
+  PickBestPerSize(out);
+
+  // 4. Scaling across sizes: per-seed points of the best settings.
+  FitScaling(data, names, described.members_of, options, out);
 
   // 5. The likelihood test at the best setting per size.
   AddLikelihoodVerdict(out);
