@@ -13,10 +13,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/user_error.h"
+#include "tests/lib/temp_dir.h"
 #include "worker/safetensors.h"
 
 namespace revsweep {
@@ -37,11 +39,10 @@ bool PythonHasTorch() {
 class Gpt2ImportTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    base_ = fs::temp_directory_path() / ("revsweep_gpt2_import_" + std::to_string(::getpid()));
-    fs::remove_all(base_);
-    fs::create_directories(base_);
+    tmp_ = std::make_unique<testutil::TempDir>("revsweep_gpt2_import");
+    base_ = tmp_->path();
   }
-  static void TearDownTestSuite() { fs::remove_all(base_); }
+  static void TearDownTestSuite() { tmp_.reset(); }
 
   void SetUp() override {
     // Fixtures an earlier process wrote need no Python.
@@ -114,6 +115,7 @@ class Gpt2ImportTest : public ::testing::Test {
     return (a - b).abs().max().item<float>();
   }
 
+  static inline std::unique_ptr<testutil::TempDir> tmp_;
   static inline fs::path base_;
 };
 

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "common/user_error.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 namespace {
@@ -20,14 +21,8 @@ namespace fs = std::filesystem;
 
 class SafetensorsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("revsweep_safetensors_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  testutil::TempDir tmp_{"revsweep_safetensors"};
+  fs::path dir_ = tmp_.path();
 
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
 
@@ -42,8 +37,6 @@ class SafetensorsTest : public ::testing::Test {
     out << header << data;
     return path;
   }
-
-  fs::path dir_;
 };
 
 // The message of the UserError `f` throws ("" and a test failure when it throws none).

@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <thread>
 
+#include "tests/lib/temp_dir.h"
 #include "tests/worker/test_task.h"
 #include "worker/autocast_scope.h"
 #include "worker/fault_pause.h"
@@ -20,11 +22,11 @@ namespace fs = std::filesystem;
 
 constexpr double kGoldenLoss = 3.218203135899135;
 
-std::string TempDir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("trainer_test_" + std::to_string(getpid()) + "_" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d.string();
+// A fresh folder for one training run; all are removed when the test process exits.
+std::string RunDir(const std::string& name) {
+  static std::vector<std::unique_ptr<testutil::TempDir>> dirs;
+  dirs.push_back(std::make_unique<testutil::TempDir>("trainer_test_" + name));
+  return dirs.back()->path();
 }
 
 TrainResult Train(const Settings& s, const TokenizedTask& task, const std::string& ckpt,
@@ -60,11 +62,11 @@ TEST(Trainer, EpochPermutationIsDeterministicAndComplete) {
 TEST(Trainer, GoldenFinalLoss) {
   at::set_num_threads(1);
   auto task = testing::SyntheticTask();
-  TrainResult r = Train(testing::DefaultSettings(), task, TempDir("golden"));
+  TrainResult r = Train(testing::DefaultSettings(), task, RunDir("golden"));
   EXPECT_EQ(r.total_steps, 12);
   EXPECT_EQ(r.end_step, 12);
   EXPECT_NEAR(r.metrics.at("loss.final"), kGoldenLoss, 1e-3 * kGoldenLoss);
-  TrainResult again = Train(testing::DefaultSettings(), task, TempDir("golden2"));
+  TrainResult again = Train(testing::DefaultSettings(), task, RunDir("golden2"));
   EXPECT_EQ(again.metrics.at("loss.final"), r.metrics.at("loss.final"));
 }
 
@@ -76,9 +78,9 @@ TEST(Trainer, Bf16AutocastTrainsOnCpu) {
   Settings s = testing::DefaultSettings();
   s["train.precision"] = std::string("bf16");
   s["train.epochs"] = int64_t{20};
-  TrainResult bf = Train(s, task, TempDir("bf16"));
+  TrainResult bf = Train(s, task, RunDir("bf16"));
   s["train.precision"] = std::string("fp32");
-  TrainResult fp = Train(s, task, TempDir("fp32"));
+  TrainResult fp = Train(s, task, RunDir("fp32"));
   const double lb = bf.metrics.at("loss.final"), lf = fp.metrics.at("loss.final");
   EXPECT_TRUE(std::isfinite(lb));
   // Uniform over the vocabulary would be log(V); both must be well below it, and bf16
@@ -106,7 +108,7 @@ TEST(Trainer, AutocastScopeEndsOnException) {
 // train.fault_pause_dir: a rank pauses at pause.step<S>, writes its marker, and carries on once
 // the control file is gone; a stop request also ends the pause.
 TEST(Trainer, FaultPauseWaitsForTheControlFile) {
-  const std::string dir = TempDir("pause");
+  const std::string dir = RunDir("pause");
   FaultPausePoint p{dir, "trial1", 3, 2, 4};
   EXPECT_FALSE(MaybeFaultPause(p, 5, nullptr));  // no control file: no pause
   std::ofstream(dir + "/pause.step6").put('\n');
@@ -141,7 +143,7 @@ TEST(Trainer, LossFallsAndMemorises) {
   s["train.min_lr"] = 0.001;
   s["model.d_model"] = int64_t{64};
   s["train.loss_on"] = std::string("completion");  // random prompts cannot be predicted
-  TrainResult r = Train(s, task, TempDir("memorise"));
+  TrainResult r = Train(s, task, RunDir("memorise"));
   EXPECT_LT(r.metrics.at("loss.final"), 0.2);
   EXPECT_GE(r.metrics.at("acc.p2d.same.train"), 0.9);
 }
@@ -150,9 +152,9 @@ TEST(Trainer, ResumeFromCheckpointEndsWithIdenticalMetrics) {
   at::set_num_threads(1);
   auto task = testing::SyntheticTask();
   Settings s = testing::DefaultSettings();
-  TrainResult straight = Train(s, task, TempDir("straight"));
+  TrainResult straight = Train(s, task, RunDir("straight"));
 
-  std::string dir = TempDir("resumed");
+  std::string dir = RunDir("resumed");
   int calls = 0;
   TrainResult first = Train(s, task, dir, [&] { return ++calls == 5; });
   EXPECT_TRUE(first.preempted);
@@ -171,7 +173,7 @@ TEST(Trainer, CorruptNewestCheckpointFallsBackToOlder) {
   auto task = testing::SyntheticTask();
   Settings s = testing::DefaultSettings();
   s["train.checkpoint_every_steps"] = int64_t{2};
-  std::string dir = TempDir("corrupt");
+  std::string dir = RunDir("corrupt");
   int calls = 0;
   Train(s, task, dir, [&] { return ++calls == 5; });  // checkpoints at 2, 4 and 5 (stop)
   std::vector<std::string> files;
@@ -205,14 +207,14 @@ TEST(Trainer, NanFaultIsACrashOnlyForEarlyAttempts) {
   s["train.fault_nan_at_step"] = int64_t{3};
   s["train.fault_nan_attempts"] = int64_t{1};
   try {
-    Train(s, task, TempDir("nan1"), nullptr, /*attempt=*/1);
+    Train(s, task, RunDir("nan1"), nullptr, /*attempt=*/1);
     FAIL() << "expected a TrialError";
   } catch (const TrialError& e) {
     EXPECT_EQ(e.kind(), Outcome::kCrash);
     EXPECT_NE(std::string(e.what()).find("nan"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("step 3"), std::string::npos) << e.what();
   }
-  TrainResult r = Train(s, task, TempDir("nan2"), nullptr, /*attempt=*/2);
+  TrainResult r = Train(s, task, RunDir("nan2"), nullptr, /*attempt=*/2);
   EXPECT_FALSE(r.preempted);
 }
 
@@ -221,7 +223,7 @@ TEST(Trainer, CheckpointWriteFailureIsATrialError) {
   auto task = testing::SyntheticTask();
   Settings s = testing::DefaultSettings();
   s["train.checkpoint_every_steps"] = int64_t{2};
-  std::string dir = TempDir("ro") + "/file";
+  std::string dir = RunDir("ro") + "/file";
   std::ofstream(dir) << "x";  // a file where the checkpoint folder should be
   EXPECT_THROW(Train(s, task, dir), TrialError);
 }

@@ -14,6 +14,7 @@
 #include "common/data/text_task.h"
 #include "common/user_error.h"
 #include "tests/lib/authors_data.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 namespace {
@@ -22,11 +23,8 @@ namespace fs = std::filesystem;
 
 class Exp2Test : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("revsweep_exp2_test_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  testutil::TempDir tmp_{"revsweep_exp2_test"};
+  fs::path dir_ = tmp_.path();
   std::string Write(const std::string& name, const std::string& text) {
     const std::string path = (dir_ / name).string();
     std::ofstream(path, std::ios::binary) << text;
@@ -44,7 +42,6 @@ class Exp2Test : public ::testing::Test {
     ADD_FAILURE() << "no error for: " << text;
     return UserError("none");
   }
-  fs::path dir_;
 };
 
 TEST_F(Exp2Test, ReadsQuotedFieldsReorderedColumnsAndCrlf) {

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "common/user_error.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 namespace {
@@ -140,13 +141,8 @@ TEST(ParseJsonlRecords, KeepsEveryFieldInOrder) {
 
 class JsonlFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("revsweep_jsonl_test_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  testutil::TempDir tmp_{"revsweep_jsonl_test"};
+  std::filesystem::path dir_ = tmp_.path();
 };
 
 TEST_F(JsonlFileTest, WriteThenReadIsExact) {

@@ -7,6 +7,7 @@
 
 #include "common/data/token_cache.h"
 #include "common/data/trial_data.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 namespace {
@@ -25,12 +26,8 @@ TrialConfig Trial(int seed, int vocab = 400, int names = 4) {
 
 class SpmTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = (fs::temp_directory_path() / ("spm_test_" + std::to_string(getpid()))).string();
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string dir_;
+  testutil::TempDir tmp_{"prepare_trial_data_test"};
+  std::string dir_ = tmp_ / "out";  // not made: PrepareTrialData makes its folder
 };
 
 TEST_F(SpmTest, TrainsOnceAndReusesTheCache) {

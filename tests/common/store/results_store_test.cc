@@ -12,6 +12,7 @@
 
 #include "common/store/store_raw_access.h"
 #include "common/user_error.h"
+#include "tests/lib/store_fixture.h"
 
 namespace revsweep {
 namespace {
@@ -19,25 +20,16 @@ namespace fs = std::filesystem;
 
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("store_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    path_ = (dir_ / "s.db").string();
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::vector<std::pair<std::string, Settings>> Rows(int n) {
-    std::vector<std::pair<std::string, Settings>> rows;
+  testutil::TempDir tmp_{"store_test"};
+  fs::path dir_ = tmp_.path();
+  std::string path_ = tmp_ / "s.db";
+  testutil::TrialRows Rows(int n) {
+    std::vector<Settings> settings;
     for (int i = 0; i < n; ++i) {
-      Settings s{{"train.seed", int64_t{i}}, {"model.size", std::string("tiny")}};
-      rows.emplace_back(TrialId(s), s);
+      settings.push_back({{"train.seed", int64_t{i}}, {"model.size", std::string("tiny")}});
     }
-    return rows;
+    return testutil::RowsOf(settings);
   }
-  fs::path dir_;
-  std::string path_;
 };
 
 TEST_F(StoreTest, CreatesCurrentSchemaInWalMode) {

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "common/user_error.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 namespace {
@@ -46,10 +47,10 @@ std::pair<int, std::string> RunShell(const std::string& cmd) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+// A path (not made) in a folder removed when the test process exits.
 std::string TempPath(const std::string& name) {
-  return (fs::temp_directory_path() /
-          ("revsweep_gpt2_bpe_" + std::to_string(::getpid()) + "_" + name))
-      .string();
+  static testutil::TempDir dir("revsweep_gpt2_bpe");
+  return dir / name;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@
 
 #include "common/config/settings.h"
 #include "common/store/results_store.h"
-#include "tests/lib/temp_dir.h"
+#include "tests/lib/store_fixture.h"
 
 namespace revsweep {
 namespace {
@@ -417,22 +417,18 @@ TEST(StatusText, NarrowTerminalStillRenders) {
 
 // ---- a real temporary store
 
-using TempDir = testutil::TempDir;
-
 TEST(TakeSnapshot, CountsFromRealStore) {
-  TempDir dir;
-  ResultsStore store(dir.path() + "/revsweep.db");
-  std::vector<std::pair<std::string, Settings>> trials;
-  std::vector<double> costs;
+  testutil::TempStore tmp;
+  ResultsStore& store = tmp.store();
+  std::vector<Settings> settings;
   for (int i = 0; i < 5; ++i) {
-    Settings s{{"train.lr", 0.001 * (i + 1)}, {"model.size", std::string("tiny")}};
-    trials.emplace_back(TrialId(s), s);
-    costs.push_back(100);
+    settings.push_back({{"train.lr", 0.001 * (i + 1)}, {"model.size", std::string("tiny")}});
   }
-  ASSERT_EQ(store.UpsertSweep("scan", "yaml: 1\n", dir.path(), trials, costs), 5);
-  const std::string& a = trials[0].first;
-  const std::string& b = trials[1].first;
-  const std::string& c = trials[2].first;
+  const std::vector<std::string> ids = tmp.AddSweep("scan", settings, std::vector<double>(5, 100));
+  ASSERT_EQ(store.CountByState("scan")["pending"], 5);
+  const std::string& a = ids[0];
+  const std::string& b = ids[1];
+  const std::string& c = ids[2];
   int64_t att_a = store.StartAttempt(a, "local-1@host", 0, 1, 0);
   int64_t att_b = store.StartAttempt(b, "local-1@host", 0, 1, 0);
   int64_t att_c = store.StartAttempt(c, "local-1@host", 0, 1, 0);

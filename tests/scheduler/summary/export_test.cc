@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/user_error.h"
+#include "tests/lib/store_fixture.h"
 #include "tests/lib/temp_dir.h"
 
 namespace revsweep {
@@ -215,18 +216,15 @@ TEST(ExportTest, ParseOptions) {
 
 class StoreExportTest : public ::testing::Test {
  protected:
-  testutil::TempDir tmp_{"revsweep-export"};
-  std::string dir_ = tmp_.path();
+  testutil::TempStore tmp_{"revsweep-export"};
+  std::string dir_ = tmp_.dir();
 };
 
 TEST_F(StoreExportTest, ExportSweepReadsTheStore) {
-  ResultsStore store(dir_ + "/r.db");
-  Settings s1 = {{"train.lr", 1e-3}, {"train.seed", int64_t{0}}};
-  Settings s2 = {{"train.lr", 1e-3}, {"train.seed", int64_t{1}}};
-  store.UpsertSweep("sw", "name: sw\n", dir_, {{TrialId(s1), s1}, {TrialId(s2), s2}}, {1, 1});
-  const int64_t att = store.StartAttempt(TrialId(s1), "local-1@h", 0, 1, 0);
-  store.FinishTrial(TrialId(s1), att, {{"acc.d2p.same.train", 0.75}, {"loss.final", 0.5}}, 4242,
-                    100);
+  ResultsStore& store = tmp_.store();
+  const auto ids = tmp_.AddSweep("sw", {{{"train.lr", 1e-3}, {"train.seed", int64_t{0}}},
+                                        {{"train.lr", 1e-3}, {"train.seed", int64_t{1}}}});
+  tmp_.Finish(ids[0], {{"acc.d2p.same.train", 0.75}, {"loss.final", 0.5}}, 4242);
   std::ostringstream got, want;
   ExportSweep(store, "sw", ExportFormat::kCsv, ExportGranularity::kTrial, got);
   WriteExport("sw", store.Trials("sw"), store.SweepResults("sw"), ExportFormat::kCsv,

@@ -12,6 +12,7 @@
 #include "common/store/results_store.h"
 #include "common/user_error.h"
 #include "scheduler/summary/summary_render.h"
+#include "tests/lib/temp_dir.h"
 
 namespace revsweep {
 namespace {
@@ -247,9 +248,8 @@ TEST(SummaryTest, DeterministicAndOrderIndependent) {
 // both bases and must still form one setting. A failed and a pending trial are excluded.
 TEST(SummaryTest, StoreFormMatchesRowForm) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("summary_store_" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  testutil::TempDir tmp("summary_store");
+  const fs::path dir = tmp.path();
   Sweep w = ScalingSweep(3, [](int i, int64_t seed) { return 0.02 * i + 0.01 * seed; });
   w.Add("tiny", 100000, 3e-3, 1, {}, TrialState::kFailed);
   w.Add("tiny", 100000, 3e-3, 2, {}, TrialState::kPending);
