@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_torch_task.h"
 #include "common/config/settings.h"
 #include "common/config/sweep_config.h"
 #include "common/data/token_cache.h"
@@ -49,24 +50,9 @@
 namespace revsweep {
 namespace {
 
-namespace fs = std::filesystem;
+using bench::SyntheticTask;
 
-TokenizedTask MakeTask(int64_t n_docs) {
-  TokenizedTask t;
-  t.vocab_size = 64;
-  t.pad_id = 0;
-  t.bos_id = 1;
-  t.eos_id = 2;
-  std::mt19937_64 rng(12345);
-  std::uniform_int_distribution<int> tok(3, t.vocab_size - 1), np(2, 8), nc(2, 10);
-  for (int64_t i = 0; i < n_docs; ++i) {
-    TokDoc d;
-    for (int j = np(rng); j > 0; --j) d.prompt.push_back(tok(rng));
-    for (int j = nc(rng); j > 0; --j) d.completion.push_back(tok(rng));
-    t.train.push_back(std::move(d));
-  }
-  return t;
-}
+namespace fs = std::filesystem;
 
 TrialConfig MakeTrial(int global_batch, int epochs) {
   Settings st;
@@ -220,7 +206,8 @@ int main(int argc, char** argv) {
   }
   // 2*K*b + 1 documents: 3 steps per epoch, the last with one document.
   const int global = per_rank_batch * k;
-  TokenizedTask task = MakeTask(2 * int64_t{global} + 1);
+  TokenizedTask task =
+      SyntheticTask(2 * int64_t{global} + 1, /*vocab=*/64, /*seed=*/12345, 2, 8, 2, 10);
   const int spe = 3;
   const int epochs = static_cast<int>((steps + spe - 1) / spe) + 1;  // never runs out of steps
   TrialConfig trial = MakeTrial(global, epochs);

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "common/config/sweep_config.h"
 #include "common/data/token_cache.h"
 #include "common/data/trial_data.h"
@@ -37,13 +38,9 @@
 namespace revsweep {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace bench;
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using Clock = std::chrono::steady_clock;
 
 int Main(int argc, char** argv) {
   std::string store_path = "runs/revsweep.db", sweep = "quickstart", trial_id;

@@ -50,6 +50,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "worker/gpt.h"
 #include "worker/grad_sync.h"
 #include "worker/mpi_communicator.h"
@@ -57,16 +58,12 @@
 namespace revsweep {
 namespace {
 
+using namespace bench;
+
 struct ModelSize {
   std::string name;
   int n_layer, n_head, d_model;
 };
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 // Seconds of f() on the slowest rank, starting together.
 double TimeCollective(const std::function<void()>& f) {
@@ -247,15 +244,6 @@ Sweep SweepAllreduce(double min_kb, double max_mb, int reps, int rank) {
   MPI_Bcast(&pick, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
   s.pick_bytes = static_cast<size_t>(pick);
   return s;
-}
-
-double LoadAvg() {
-  double l = -1;
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &l) != 1) l = -1;
-    std::fclose(f);
-  }
-  return l;
 }
 
 }  // namespace

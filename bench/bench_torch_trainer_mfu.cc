@@ -49,6 +49,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_torch_task.h"
+#include "bench/bench_util.h"
 #include "common/config/settings.h"
 #include "common/config/sweep_config.h"
 #include "common/data/token_cache.h"
@@ -58,61 +60,15 @@
 namespace revsweep {
 namespace {
 
+using namespace bench;
+
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-struct Size {
-  std::string name;
-  int n_layer, n_head, d_model;
-};
-
-// Synthetic documents shaped like exp1's (prompt 4-16 tokens, completion 4-20, vocab 1000),
-// as in bench_torch_trainer_vs_python.
-TokenizedTask MakeTask(int64_t n_docs, int vocab, uint64_t seed) {
-  TokenizedTask t;
-  t.vocab_size = vocab;
-  t.pad_id = 0;
-  t.bos_id = 1;
-  t.eos_id = 2;
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> tok(3, vocab - 1), np(4, 16), nc(4, 20);
-  for (int64_t i = 0; i < n_docs; ++i) {
-    TokDoc d;
-    for (int j = np(rng); j > 0; --j) d.prompt.push_back(tok(rng));
-    for (int j = nc(rng); j > 0; --j) d.completion.push_back(tok(rng));
-    t.train.push_back(std::move(d));
-  }
-  return t;
-}
-
 TrialConfig MakeTrial(const Size& s, int batch, int block_size, const std::string& precision) {
-  Settings st;
-  for (const auto& e : TrialSchema()) st[e.key] = e.default_value;
-  st["model.size"] = std::string("custom");
-  st["model.n_layer"] = int64_t{s.n_layer};
-  st["model.n_head"] = int64_t{s.n_head};
-  st["model.d_model"] = int64_t{s.d_model};
-  st["model.block_size"] = int64_t{block_size};
-  st["train.epochs"] = int64_t{1};
-  st["train.batch_size"] = int64_t{batch};
-  st["train.warmup_steps"] = int64_t{10};
-  st["train.checkpoint_every_steps"] = int64_t{0};
-  st["train.checkpoint_every_seconds"] = 0.0;
+  Settings st = TimingSettings(s, batch, block_size);
   st["train.precision"] = precision;
-  st["resources.threads"] = int64_t{1};
   return MakeTrialConfig(st);
-}
-
-// Each step's documents, exactly as RunTrial slices them (one rank).
-std::vector<std::vector<int64_t>> Schedule(const TrialConfig& trial, int64_t n_docs) {
-  const int64_t b = trial.train.batch_size, spe = StepsPerEpoch(n_docs, b);
-  std::vector<std::vector<int64_t>> steps;
-  for (int64_t e = 0; e < trial.train.epochs; ++e) {
-    auto perm = EpochPermutation(n_docs, trial.train.seed, e);
-    for (int64_t s = 0; s < spe; ++s)
-      steps.emplace_back(perm.begin() + s * b, perm.begin() + std::min(n_docs, (s + 1) * b));
-  }
-  return steps;
 }
 
 // What the timed steps process: real positions N, positions with a target M, and the
@@ -139,12 +95,6 @@ Work CountWork(const TokenizedTask& task, const std::vector<std::vector<int64_t>
 double ModelFlops(const Work& w, const Size& s, int64_t vocab) {
   const double L = s.n_layer, d = s.d_model, V = static_cast<double>(vocab);
   return 6 * 12 * L * d * d * w.positions + 12 * L * d * w.pairs + 6 * d * V * w.targets;
-}
-
-double CpuNow() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 double ThreadCpuNow() {
@@ -177,12 +127,6 @@ RoundResult RunCpp(const TrialConfig& trial, const TokenizedTask& task, int64_t 
   r.seconds = std::chrono::duration<double>(at.at(n_steps) - at.at(warmup)).count();
   r.cpu_seconds = cpu_at.at(n_steps) - cpu_at.at(warmup);
   return r;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 // Seconds (thread CPU time and wall time) of one torch::mm(a, b): the median over 7 batches
@@ -255,22 +199,6 @@ GemmRate MeasureGemms(const Size& s, int64_t vocab, int64_t rows, int64_t target
   return g;
 }
 
-double LoadAvg() {
-  double l = -1;
-  std::ifstream f("/proc/loadavg");
-  f >> l;
-  return l;
-}
-
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string x;
-  while (std::getline(ss, x, sep))
-    if (!x.empty()) out.push_back(x);
-  return out;
-}
-
 }  // namespace
 }  // namespace revsweep
 
@@ -340,7 +268,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     const Size& size = known.at(name);
-    TokenizedTask task = MakeTask(int64_t{steps} * batch, static_cast<int>(vocab), 20240601);
+    TokenizedTask task = SyntheticTask(int64_t{steps} * batch, static_cast<int>(vocab), 20240601);
     TrialConfig trial = MakeTrial(size, batch, 64, precision);
     auto sched = Schedule(trial, static_cast<int64_t>(task.train.size()));
     const Work work = CountWork(task, sched, warmup, trial.train.loss_on == "completion");

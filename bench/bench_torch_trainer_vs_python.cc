@@ -40,6 +40,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_torch_task.h"
+#include "bench/bench_util.h"
 #include "common/config/settings.h"
 #include "common/config/sweep_config.h"
 #include "common/data/token_cache.h"
@@ -52,65 +54,19 @@ extern char** environ;
 namespace revsweep {
 namespace {
 
+using namespace bench;
+
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-struct Size {
-  std::string name;
-  int n_layer, n_head, d_model;
-};
-
-// Synthetic documents shaped like exp1's (prompt 4-16 tokens, completion 4-20, vocab 1000).
-TokenizedTask MakeTask(int64_t n_docs, int vocab, uint64_t seed) {
-  TokenizedTask t;
-  t.vocab_size = vocab;
-  t.pad_id = 0;
-  t.bos_id = 1;
-  t.eos_id = 2;
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> tok(3, vocab - 1), np(4, 16), nc(4, 20);
-  for (int64_t i = 0; i < n_docs; ++i) {
-    TokDoc d;
-    for (int j = np(rng); j > 0; --j) d.prompt.push_back(tok(rng));
-    for (int j = nc(rng); j > 0; --j) d.completion.push_back(tok(rng));
-    t.train.push_back(std::move(d));
-  }
-  return t;
-}
-
 TrialConfig MakeTrial(const Size& s, int batch, int block_size) {
-  Settings st;
-  for (const auto& e : TrialSchema()) st[e.key] = e.default_value;
-  st["model.size"] = std::string("custom");
-  st["model.n_layer"] = int64_t{s.n_layer};
-  st["model.n_head"] = int64_t{s.n_head};
-  st["model.d_model"] = int64_t{s.d_model};
-  st["model.block_size"] = int64_t{block_size};
-  st["train.epochs"] = int64_t{1};
-  st["train.batch_size"] = int64_t{batch};
-  st["train.warmup_steps"] = int64_t{10};
-  st["train.checkpoint_every_steps"] = int64_t{0};
-  st["train.checkpoint_every_seconds"] = 0.0;
-  st["resources.threads"] = int64_t{1};
-  return MakeTrialConfig(st);
+  return MakeTrialConfig(TimingSettings(s, batch, block_size));
 }
 
 int64_t Targets(const TokenizedTask& task, const std::vector<int64_t>& docs) {
   int64_t n = 0;
   for (int64_t d : docs) n += task.train[d].prompt.size() + task.train[d].completion.size() + 1;
   return n;
-}
-
-// Each step's documents, exactly as RunTrial slices them (one rank).
-std::vector<std::vector<int64_t>> Schedule(const TrialConfig& trial, int64_t n_docs) {
-  const int64_t b = trial.train.batch_size, spe = StepsPerEpoch(n_docs, b);
-  std::vector<std::vector<int64_t>> steps;
-  for (int64_t e = 0; e < trial.train.epochs; ++e) {
-    auto perm = EpochPermutation(n_docs, trial.train.seed, e);
-    for (int64_t s = 0; s < spe; ++s)
-      steps.emplace_back(perm.begin() + s * b, perm.begin() + std::min(n_docs, (s + 1) * b));
-  }
-  return steps;
 }
 
 // Whether worker/gpt.cc gives the residual projections GPT-2's scaled init
@@ -127,12 +83,6 @@ bool CprojScaled(const TrialConfig& trial, const TokenizedTask& task) {
   GPT m(c);
   const double sd = m->named_parameters()["h.0.attn.c_proj.weight"].std().item<double>();
   return sd < 0.02 * (1 + 1 / std::sqrt(2.0 * c.n_layer)) / 2;  // nearer the scaled value
-}
-
-double CpuNow() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 void WriteSpec(const std::string& path, const TrialConfig& trial, const TokenizedTask& task,
@@ -266,28 +216,6 @@ RoundResult RunPython(const std::string& python, const std::string& script, cons
   return r;
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-double LoadAvg() {
-  double l = -1;
-  std::ifstream f("/proc/loadavg");
-  f >> l;
-  return l;
-}
-
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string x;
-  while (std::getline(ss, x, sep))
-    if (!x.empty()) out.push_back(x);
-  return out;
-}
-
 }  // namespace
 }  // namespace revsweep
 
@@ -374,7 +302,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     const Size& size = known.at(name);
-    TokenizedTask task = MakeTask(int64_t{steps} * batch, 1000, 20240601);
+    TokenizedTask task = SyntheticTask(int64_t{steps} * batch, 1000, 20240601);
     TrialConfig trial = MakeTrial(size, batch, 64);
     auto sched = Schedule(trial, static_cast<int64_t>(task.train.size()));
     const std::string spec = (tmp / (name + ".spec")).string();

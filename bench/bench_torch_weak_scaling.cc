@@ -36,6 +36,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_torch_task.h"
+#include "bench/bench_util.h"
 #include "common/config/settings.h"
 #include "common/config/sweep_config.h"
 #include "common/data/token_cache.h"
@@ -46,46 +48,13 @@
 namespace revsweep {
 namespace {
 
+using namespace bench;
+
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-struct Size {
-  int n_layer, n_head, d_model;
-};
-
-// Synthetic documents shaped like exp1's (prompt 4-16 tokens, completion 4-20, vocab 1000).
-TokenizedTask MakeTask(int64_t n_docs, uint64_t seed) {
-  TokenizedTask t;
-  t.vocab_size = 1000;
-  t.pad_id = 0;
-  t.bos_id = 1;
-  t.eos_id = 2;
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> tok(3, t.vocab_size - 1), np(4, 16), nc(4, 20);
-  for (int64_t i = 0; i < n_docs; ++i) {
-    TokDoc d;
-    for (int j = np(rng); j > 0; --j) d.prompt.push_back(tok(rng));
-    for (int j = nc(rng); j > 0; --j) d.completion.push_back(tok(rng));
-    t.train.push_back(std::move(d));
-  }
-  return t;
-}
-
 TrialConfig MakeTrial(const Size& s, int global_batch) {
-  Settings st;
-  for (const auto& e : TrialSchema()) st[e.key] = e.default_value;
-  st["model.size"] = std::string("custom");
-  st["model.n_layer"] = int64_t{s.n_layer};
-  st["model.n_head"] = int64_t{s.n_head};
-  st["model.d_model"] = int64_t{s.d_model};
-  st["model.block_size"] = int64_t{64};
-  st["train.epochs"] = int64_t{1};
-  st["train.batch_size"] = int64_t{global_batch};
-  st["train.warmup_steps"] = int64_t{10};
-  st["train.checkpoint_every_steps"] = int64_t{0};
-  st["train.checkpoint_every_seconds"] = 0.0;
-  st["resources.threads"] = int64_t{1};
-  return MakeTrialConfig(st);
+  return MakeTrialConfig(TimingSettings(s, global_batch, /*block_size=*/64));
 }
 
 // Counted targets of steps [from, to) (0-based), in RunTrial's order (epochs = 1).
@@ -99,12 +68,6 @@ int64_t Tokens(const TokenizedTask& task, int64_t batch, int64_t seed, int64_t f
       tokens += static_cast<int64_t>(d.prompt.size() + d.completion.size()) + 1;
     }
   return tokens;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 struct Timed {
@@ -162,15 +125,6 @@ void IdleBarrier() {
   }
 }
 
-double LoadAvg() {
-  double l = -1;
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &l) != 1) l = -1;
-    std::fclose(f);
-  }
-  return l;
-}
-
 }  // namespace
 }  // namespace revsweep
 
@@ -209,8 +163,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const std::map<std::string, Size> known = {
-      {"nano", {2, 2, 32}}, {"micro", {2, 2, 64}}, {"tiny", {4, 4, 128}}, {"small", {4, 4, 256}}};
+  const std::map<std::string, Size> known = {{"nano", {"nano", 2, 2, 32}},
+                                             {"micro", {"micro", 2, 2, 64}},
+                                             {"tiny", {"tiny", 4, 4, 128}},
+                                             {"small", {"small", 4, 4, 256}}};
   if (!known.count(model) || warmup < 1 || steps <= warmup || size < 2) {
     if (rank == 0)
       std::fprintf(stderr, "need a known --model, 1 <= warmup < steps, and mpirun -np >= 2\n");
@@ -219,8 +175,8 @@ int main(int argc, char** argv) {
   }
   const Size& sz = known.at(model);
   // Each run is exactly `steps` steps (epochs = 1, n_docs = steps x global batch).
-  TokenizedTask task1 = MakeTask(int64_t{steps} * batch, 7);
-  TokenizedTask taskk = MakeTask(int64_t{steps} * batch * size, 7);
+  TokenizedTask task1 = SyntheticTask(int64_t{steps} * batch, 1000, 7);
+  TokenizedTask taskk = SyntheticTask(int64_t{steps} * batch * size, 1000, 7);
   TrialConfig trial1 = MakeTrial(sz, batch), trialk = MakeTrial(sz, batch * size);
 
   // Per-rank scratch folders (each run starts from an empty checkpoint folder: RunTrial

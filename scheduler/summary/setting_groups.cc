@@ -6,6 +6,13 @@
 namespace revsweep {
 namespace {
 
+// train.seed as a number (0 when it is not one).
+int64_t SeedValue(const Value& v) {
+  if (const auto* i = std::get_if<int64_t>(&v)) return *i;
+  if (const auto* d = std::get_if<double>(&v)) return static_cast<int64_t>(*d);
+  return 0;
+}
+
 // FNV-1a over the setting's key lengths and typed values: the grouping hash. Equal settings
 // hash equal; SameSetting resolves collisions (and settings that differ only in key names).
 // Also returns train.seed (0 when absent or not a number), met on the same walk.
@@ -15,10 +22,7 @@ uint64_t SettingHash(const Settings& full, int64_t* seed) {
   *seed = 0;
   for (const auto& [k, v] : full) {
     if (!IsSettingKey(k)) {
-      if (k == "train.seed") {
-        if (const auto* i = std::get_if<int64_t>(&v)) *seed = *i;
-        if (const auto* d = std::get_if<double>(&v)) *seed = static_cast<int64_t>(*d);
-      }
+      if (k == "train.seed") *seed = SeedValue(v);
       continue;
     }
     const uint8_t tag[2] = {static_cast<uint8_t>(k.size()), static_cast<uint8_t>(v.index())};
@@ -46,10 +50,7 @@ bool SameSetting(const Settings& full, const Settings& setting, int64_t* seed) {
   *seed = 0;
   for (const auto& [k, v] : full) {
     if (!IsSettingKey(k)) {
-      if (k == "train.seed") {
-        if (const auto* i = std::get_if<int64_t>(&v)) *seed = *i;
-        if (const auto* d = std::get_if<double>(&v)) *seed = static_cast<int64_t>(*d);
-      }
+      if (k == "train.seed") *seed = SeedValue(v);
       continue;
     }
     if (it == setting.end() || it->first != k || !(it->second == v)) return false;

@@ -80,6 +80,23 @@ run_sweep_ok() {
   assert_eq "$rc" 0 "revsweep run exits 0"
 }
 
+# run_reference LABEL: the uninterrupted reference run the fault tests compare against. Writes
+# $T/ref/c.yaml from $SWEEP, the CFG array and the test's `axes` function, runs it on 2 ranks
+# (store $T/ref/store.db, log $T/ref/run.log), asserts exit 0, records its wall time as "LABEL"
+# and sets REF_WALL (seconds) and TOTAL_STEPS (the trials' step count).
+run_reference() {
+  local t0=$SECONDS rc
+  mkdir -p "$T/ref"
+  write_config "$T/ref/c.yaml" "$SWEEP" "${CFG[@]}" "run.store=$T/ref/store.db" "run.run_root=$T/ref/runs"
+  axes >>"$T/ref/c.yaml"
+  tl_run 600 "$T/ref/run.log" "$RS" run "$T/ref/c.yaml" --ranks 2 --quiet
+  rc=$?
+  assert_eq "$rc" 0 "uninterrupted reference run exits 0"
+  REF_WALL=$((SECONDS - t0))
+  note_timing "$1" "${REF_WALL}s"
+  TOTAL_STEPS=$(q "$T/ref/store.db" "SELECT max(end_step) FROM attempts")
+}
+
 # Records "what seconds" for the summary printed by tl_end.
 note_timing() { TL_TIMINGS+=("$1: $2"); say "timing: $1: $2"; }
 

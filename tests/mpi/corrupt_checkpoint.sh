@@ -20,14 +20,7 @@ search:
 EOF
 }
 
-mkdir -p "$T/ref"
-write_config "$T/ref/c.yaml" "$SWEEP" "${CFG[@]}" "run.store=$T/ref/store.db" "run.run_root=$T/ref/runs"
-axes >>"$T/ref/c.yaml"
-t0=$SECONDS
-tl_run 600 "$T/ref/run.log" "$RS" run "$T/ref/c.yaml" --ranks 2 --quiet
-assert_eq "$?" 0 "uninterrupted reference run exits 0"
-note_timing "uninterrupted reference sweep (2 trials, 2 ranks)" "$((SECONDS - t0))s"
-TOTAL_STEPS=$(q "$T/ref/store.db" "SELECT max(end_step) FROM attempts")
+run_reference "uninterrupted reference sweep (2 trials, 2 ranks)"
 
 DB=$T/store.db
 TL_DB=$DB

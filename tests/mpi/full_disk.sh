@@ -34,12 +34,7 @@ YAML
 }
 
 # ---- the uninterrupted reference, on the normal disk -----------------------------------------
-mkdir -p "$T/ref"
-write_config "$T/ref/c.yaml" "$SWEEP" "${CFG[@]}" "run.store=$T/ref/store.db" "run.run_root=$T/ref/runs"
-axes >>"$T/ref/c.yaml"
-tl_run 600 "$T/ref/run.log" "$RS" run "$T/ref/c.yaml" --ranks 2 --quiet
-assert_eq "$?" 0 "uninterrupted reference run exits 0"
-TOTAL_STEPS=$(q "$T/ref/store.db" "SELECT max(end_step) FROM attempts")
+run_reference "uninterrupted reference sweep (2 trials, 2 ranks)"
 
 # ---- the run whose checkpoint disk fills ------------------------------------------------------
 DB=$T/store.db  # the store stays on the normal disk
