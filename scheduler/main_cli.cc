@@ -54,10 +54,19 @@ int main(int argc, char** argv) {
       app.add_subcommand("validate", "Check a sweep YAML and print its trials; writes nothing");
   validate->add_option("config", a.config, "Sweep YAML")->required();
 
-  auto* dataset =
-      app.add_subcommand("dataset", "Write the sweep's Experiment 1/3 data in the authors' format");
+  auto* dataset = app.add_subcommand(
+      "dataset", "Write the sweep's Experiment 1 data in the authors' format, or describe it");
   dataset->add_option("config", a.config, "Sweep YAML")->required()->check(CLI::ExistingFile);
-  dataset->add_option("--out,-o", a.out, "Output folder")->required();
+  dataset->add_option("--out,-o", a.out, "Output folder");
+  dataset->add_flag(
+      "--stats", a.stats,
+      "Print statistics that compare datasets: words per person, distinctive words, held-out "
+      "targets seen verbatim in training (the same for generated data and the authors' "
+      "folders: docs/DATA.md)");
+  dataset->footer(
+      "Needs --out, --stats or both. The data is the sweep's first trial's: generated, or the "
+      "folder named by dataset.source.\n"
+      "  revsweep dataset configs/quickstart.yaml -o /tmp/qs_data --stats");
 
   auto* summary =
       app.add_subcommand("summary", "Accuracy per cell and setting, fits across model sizes");

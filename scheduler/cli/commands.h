@@ -19,6 +19,7 @@ struct CommandArgs {
   int signal_before_s = 120, max_requeues = 20;
   std::vector<std::string> sbatch_extra;
   bool dry_run = false;
+  bool stats = false;  // dataset
 };
 
 std::string DefaultStore();  // runs/revsweep.db

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/data/exp1_data.h"
+#include "common/data/exp1_stats.h"
 #include "common/store/results_store.h"
 #include "common/user_error.h"
 #include "scheduler/cli/commands.h"
@@ -131,11 +132,21 @@ int CmdDataset(const CommandArgs& a) {
   const DatasetOptions& d = cfg.trials.front().dataset;
   if (d.kind != "exp1")
     throw UserError(a.config, 0, 0, "dataset.kind", "`revsweep dataset` writes exp1 data");
+  if (a.out.empty() && !a.stats) {
+    throw UserError(a.config, 0, 0, "", "`revsweep dataset` needs --out DIR, --stats or both");
+  }
   Exp1Data data = d.source == "generate" ? GenerateExp1(d) : LoadExp1Folder(d.source);
-  WriteExp1Folder(data, a.out);
-  size_t rows = 0;
-  for (const auto& [name, v] : data.files) rows += v.size();
-  printf("wrote %zu files (%zu rows) to %s\n", data.files.size(), rows, a.out.c_str());
+  if (!a.out.empty()) {
+    WriteExp1Folder(data, a.out);
+    size_t rows = 0;
+    for (const auto& [name, v] : data.files) rows += v.size();
+    printf("wrote %zu files (%zu rows) to %s\n", data.files.size(), rows, a.out.c_str());
+  }
+  if (a.stats) {
+    printf("%s data (%s):\n%s", d.source == "generate" ? "generated" : "loaded",
+           d.source == "generate" ? a.config.c_str() : d.source.c_str(),
+           FormatExp1Stats(ComputeExp1Stats(data)).c_str());
+  }
   return kExitOk;
 }
 
