@@ -34,7 +34,14 @@ dump_diagnostics() {
     echo "---- $f"
     tail -n 40 "$f"
   done
-  for f in "${WORK:-/nonexistent}"/*/ctl; do
+  dump_controls_and_daemon_logs "${WORK:-/nonexistent}"/*/ctl
+}
+
+# dump_controls_and_daemon_logs DIR...: the pause/hold control files and markers in each DIR,
+# and the last lines of the cluster's daemon logs (STATE_DIR).
+dump_controls_and_daemon_logs() {
+  local f
+  for f in "$@"; do
     [[ -d $f ]] || continue
     echo "---- control files in $f (pause.*, hold.*) and markers (paused.*, held.*)"
     (cd "$f" && grep -H . ./* 2>/dev/null; ls -A)

@@ -221,16 +221,7 @@ dump_diagnostics() {
     echo "---- store: jobs"
     sql "SELECT * FROM jobs" 2>&1 || true
   fi
-  for f in "${T:-/nonexistent}"/ctl/*; do
-    [[ -d $f ]] || continue
-    echo "---- control files in $f (pause.*, hold.*) and markers (paused.*, held.*)"
-    (cd "$f" && grep -H . ./* 2>/dev/null; ls -A)
-  done
-  for f in "${STATE_DIR:-/nonexistent}"/log/slurmctld.log "${STATE_DIR:-/nonexistent}"/log/slurmd.log; do
-    [[ -f $f ]] || continue
-    echo "---- last lines of $f"
-    tail -n 30 "$f"
-  done
+  dump_controls_and_daemon_logs "${T:-/nonexistent}"/ctl/*
 }
 
 # ---- cluster lifecycle shared by the real-binary tests ---------------------------------------
