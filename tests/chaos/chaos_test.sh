@@ -89,7 +89,8 @@ ctime() { stat -c %.3Z "$1" 2>/dev/null; } # a rename sets it
 
 # ---- 1. the cluster --------------------------------------------------------------------------
 part_begin "1 (start a 2-node cluster)"
-export REVSWEEP_SLURM_CPUS=2
+# 4 CPUs a node: two jobs of 2 nodes x 2 tasks run side by side (CHAOS_PARALLEL).
+export REVSWEEP_SLURM_CPUS=4
 # A requeued job may start again after cred_expire (+1) seconds: 5 instead of start.sh's 10.
 export REVSWEEP_SLURM_CRED_EXPIRE=5
 # srun waits KillWait + 2 s for a step on a node that is gone (default 30): 8 here. The nano
@@ -180,17 +181,13 @@ wait_job_watching() {
       ((p == 0 && r == 0)) && break
       [[ $state == COMPLETED ]] || break
     fi
-    sleep 0.1
+    sleep 0.2
   done
   ((SECONDS < deadline)) || fail "round $1: job $ID not finished after ${JOB_TIMEOUT}s (state '$state')"
   JOB_FINAL=$state
 }
 
 # check_round ROUND KIND: the invariants, then one summary row.
-ROWS=()
-declare -A KIND_N=() KIND_T=()
-TOTAL_LOST=0
-TOTAL_DUP=0
 check_round() {
   local round=$1 kind=$2 restarts n_trials done_once lost dup running outcomes ttrain
   [[ $JOB_FINAL == COMPLETED ]] ||
@@ -219,11 +216,10 @@ check_round() {
                   (SELECT outcome, count(*) n FROM attempts GROUP BY outcome ORDER BY outcome)")
   if [[ -n $T_TRAIN ]]; then ttrain=$(elapsed "$T_FAULT" "$T_TRAIN"); else ttrain="-"; fi
   say "round $round ($kind): job $ID COMPLETED, restarts $restarts, $n_trials trials done once, metrics identical ($(wc -l <<<"$got") values), attempts $outcomes, fault to training ${ttrain}s"
-  ROWS+=("$(printf '%-5s %-12s %-8s %-8s %-5s %-4s %-18s %s' "$round" "$kind" "$restarts" "$ttrain" "$lost" "$dup" "$((SECONDS - ROUND_T0))s" "$outcomes")")
-  KIND_N[$kind]=$((${KIND_N[$kind]:-0} + 1))
-  KIND_T[$kind]="${KIND_T[$kind]:-}${KIND_T[$kind]:+ }$ttrain"
-  TOTAL_LOST=$((TOTAL_LOST + lost))
-  TOTAL_DUP=$((TOTAL_DUP + dup))
+  # One row per round (read back by the main shell): round kind restarts train_s lost dup wall
+  # attempts detail.
+  echo "$round $kind $restarts $ttrain $lost $dup $((SECONDS - ROUND_T0)) $outcomes ${DETAIL// /_}" \
+    >"$T/rows/$round"
 }
 
 # ---- 2. the uninterrupted reference ------------------------------------------------------------
@@ -269,7 +265,8 @@ kill_rank() {
   node=$(pid_node "$pid")
   kill -KILL "$pid"
   after_fault
-  say "killed rank $rank (pid $pid on $node) paused at step $PAUSE_STEP"
+  DETAIL="rank $rank on $node"
+  say "round $ROUND: killed rank $rank (pid $pid on $node) paused at step $PAUSE_STEP"
 }
 
 # Node2's step processes: the ranks there (SLURMD_NODENAME=node2, this cluster's SLURM_CONF)
@@ -312,16 +309,18 @@ inject() {
       wait_until "$JOB_TIMEOUT" "fault hook fail.rank$victim.step$PAUSE_STEP fired" \
         test -e "$PAUSE/fired.fail.rank$victim.step$PAUSE_STEP"
       after_fault "$(ctime "$PAUSE/fired.fail.rank$victim.step$PAUSE_STEP")"
-      say "rank $victim threw after step $PAUSE_STEP"
+      DETAIL="rank $victim"
+      say "round $ROUND: rank $victim threw after step $PAUSE_STEP"
       ;;
     sigstop)
       pause_all
       if ((round % 2)); then victim=1; else victim=3; fi
       pid=$(paused_rank_pid "$victim") || fail "no paused rank $victim"
+      DETAIL="rank $victim on $(pid_node "$pid")"
       kill -STOP "$pid"
       STOPPED_PIDS+=("$pid")
       after_fault
-      say "stopped rank $victim (pid $pid) at step $PAUSE_STEP; its peer trains on into the all-reduce"
+      say "round $ROUND: stopped rank $victim (pid $pid) at step $PAUSE_STEP; its peer trains on into the all-reduce"
       ;;
     node_gone)
       pause_all
@@ -331,7 +330,8 @@ inject() {
       # shellcheck disable=SC2086
       kill -KILL $pids 2>/dev/null || true
       after_fault
-      say "node2 gone: slurmd and step processes $(tr '\n' ' ' <<<"$pids")killed"
+      DETAIL="node2"
+      say "round $ROUND: node2 gone: slurmd and step processes $(tr '\n' ' ' <<<"$pids")killed"
       # The node comes back (as a rebooted node would): slurmd registers again.
       # A killed slurmstepd leaves its PMIx files behind (the step's server socket
       # spool/node2/stepd.slurm.pmix.J.0, spool/node2/pmix.J.0, tmp/node2/spmix_appdir_*); the
@@ -356,7 +356,8 @@ inject() {
       : >"$PAUSE/pause.step$((CKPT_STEPS + 1))"
       after_fault
       rm -f "$PAUSE/pause.after1"
-      say "disk full ($(df --output=avail -B1 "$MNT" | tail -n 1 | tr -d ' ') bytes free); released"
+      DETAIL="trials folder on a ${DISK_MB} MiB tmpfs"
+      say "round $ROUND: disk full ($(df --output=avail -B1 "$MNT" | tail -n 1 | tr -d ' ') bytes free); released"
       wait_until "$JOB_TIMEOUT" "a retry resumed from the step-$CKPT_STEPS checkpoint" \
         markers_at_least "$PAUSE" "paused.*.step$((CKPT_STEPS + 1))" 1 "$ID"
       local m
@@ -365,41 +366,82 @@ inject() {
       ((n >= 1)) || fail "no attempt crashed on the full disk: $(sql 'SELECT outcome, message FROM attempts')"
       rm -f "$MNT/filler"
       rm -f "$PAUSE/pause.step$((CKPT_STEPS + 1))"
-      say "space freed; the retry trains on"
+      say "round $ROUND: space freed; the retry trains on"
       ;;
     *) fail "unknown fault kind $kind" ;;
   esac
 }
 
 DISK_OK=1
+DISK_MB=16
 if ! {
-  MNT=$T/small && mkdir -p "$MNT" && mount -t tmpfs -o size=16m tmpfs "$MNT" 2>/dev/null
+  MNT=$T/small && mkdir -p "$MNT" && mount -t tmpfs -o size=${DISK_MB}m tmpfs "$MNT" 2>/dev/null
 }; then
   MNT=""
   DISK_OK=0
   say "SKIP disk_full rounds: cannot mount a tmpfs here"
 fi
 
-part_begin "3 ($CHAOS_ROUNDS rounds)"
+# run_round ROUND KIND: one round, in a subshell of its own (globals are per round there);
+# its row lands in $T/rows/ROUND, its output in $T/round-ROUND.log (shown as it ends).
+run_round() {
+  ROUND=$1
+  local kind=$2 pid
+  ROUND_T0=$SECONDS
+  DETAIL=""
+  new_sweep "$T/round$ROUND"
+  T_TRAIN=""
+  inject "$ROUND" "$kind"
+  DISK_T_TRAIN=$T_TRAIN
+  wait_job_watching "$ROUND"
+  [[ $kind == disk_full ]] && T_TRAIN=$DISK_T_TRAIN
+  for pid in "${STOPPED_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  check_round "$ROUND" "$kind"
+}
+
+# Rounds run CHAOS_PARALLEL at a time (default 2: the nodes advertise 4 CPUs, so two 2x2 jobs
+# fit side by side; a requeue wait of one overlaps training of the other). node_gone runs
+# alone: it kills every step on node2.
+CHAOS_PARALLEL=${CHAOS_PARALLEL:-2}
+mkdir -p "$T/rows"
+BATCH=()
+run_batch() {
+  ((${#BATCH[@]})) || return 0
+  local -a pids=() names=()
+  local b r k rc=0 i
+  for b in "${BATCH[@]}"; do
+    r=${b% *} k=${b#* }
+    say "---- round $r: $k"
+    (run_round "$r" "$k") >"$T/round-$r.log" 2>&1 &
+    pids+=($!)
+    names+=("$r")
+  done
+  for i in "${!pids[@]}"; do
+    if wait "${pids[i]}"; then cat "$T/round-${names[i]}.log"
+    else rc=1; cat "$T/round-${names[i]}.log" >&2; fi
+  done
+  BATCH=()
+  ((rc == 0)) || fail "round(s) ${names[*]} failed (see above)"
+}
+
+part_begin "3 ($CHAOS_ROUNDS rounds, $CHAOS_PARALLEL at a time)"
 for ((i = 0; i < CHAOS_ROUNDS; i++)); do
   round=$((i + 1))
   kind=${KINDS[i % ${#KINDS[@]}]}
   if [[ $kind == disk_full ]] && ((!DISK_OK)); then
-    ROWS+=("$(printf '%-5s %-12s %s' "$round" "$kind" "SKIPPED (no tmpfs mount)")")
+    echo "$round $kind - - - - - SKIPPED_(no_tmpfs_mount) -" >"$T/rows/$round"
     continue
   fi
-  say "---- round $round: $kind"
-  ROUND_T0=$SECONDS
-  new_sweep "$T/round$round"
-  T_TRAIN=""
-  inject "$round" "$kind"
-  DISK_T_TRAIN=$T_TRAIN
-  wait_job_watching "$round"
-  [[ $kind == disk_full ]] && T_TRAIN=$DISK_T_TRAIN
-  for pid in "${STOPPED_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  STOPPED_PIDS=()
-  check_round "$round" "$kind"
+  if [[ $kind == node_gone ]]; then
+    run_batch
+    BATCH=("$round $kind")
+    run_batch
+    continue
+  fi
+  BATCH+=("$round $kind")
+  ((${#BATCH[@]} < CHAOS_PARALLEL)) || run_batch
 done
+run_batch
 part_end
 
 # ---- 4. stop ---------------------------------------------------------------------------------
@@ -411,14 +453,28 @@ left=$(our_daemons)
 part_end
 
 WALL=$((SECONDS - T0))
+declare -A KIND_N=() KIND_T=()
+TOTAL_LOST=0
+TOTAL_DUP=0
 {
-  echo "chaos tier: $CHAOS_ROUNDS rounds on 2 nodes x 2 tasks, $(date -u '+%F %T UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "chaos tier: $CHAOS_ROUNDS rounds ($CHAOS_PARALLEL at a time) on 2 nodes x 2 tasks, $(date -u '+%F %T UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "reference sweep (3 trials, uninterrupted): ${REF_WALL}s"
-  printf '%-5s %-12s %-8s %-8s %-5s %-4s %-18s %s\n' round kind restarts train_s lost dup round_wall attempts
-  printf '%s\n' "${ROWS[@]}"
-  echo "per kind (rounds: fault-to-training-again seconds):"
+  printf '%-5s %-12s %-8s %-8s %-5s %-4s %-7s %-32s %s\n' round kind restarts train_s lost dup wall_s \
+    attempts fault
+  for ((i = 1; i <= CHAOS_ROUNDS; i++)); do
+    [[ -f $T/rows/$i ]] || fail "round $i left no row"
+    read -r r k rs tt lo du wa ou de <"$T/rows/$i"
+    printf '%-5s %-12s %-8s %-8s %-5s %-4s %-7s %-32s %s\n' "$r" "$k" "$rs" "$tt" "$lo" "$du" "$wa" "$ou" "${de//_/ }"
+    if [[ $lo != - ]]; then
+      KIND_N[$k]=$((${KIND_N[$k]:-0} + 1))
+      KIND_T[$k]="${KIND_T[$k]:-}${KIND_T[$k]:+ }$tt"
+      TOTAL_LOST=$((TOTAL_LOST + lo))
+      TOTAL_DUP=$((TOTAL_DUP + du))
+    fi
+  done
+  echo "per kind: rounds, fault to training again (s)"
   for k in kill_member kill_leader kill_rank0 exception sigstop node_gone disk_full; do
-    echo "  $k: ${KIND_N[$k]:-0} round(s): ${KIND_T[$k]:-skipped}"
+    echo "  $(printf '%-12s' "$k") ${KIND_N[$k]:-0} round(s): ${KIND_T[$k]:-skipped}"
   done
   echo "lost $TOTAL_LOST, duplicated $TOTAL_DUP; wall time ${WALL}s (${PART_TIMES[*]/%/;})"
 } >"$T/summary.txt"
