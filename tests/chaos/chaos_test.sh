@@ -215,10 +215,17 @@ check_round() {
   outcomes=$(sql "SELECT group_concat(outcome || '=' || n, ',') FROM
                   (SELECT outcome, count(*) n FROM attempts GROUP BY outcome ORDER BY outcome)")
   if [[ -n $T_TRAIN ]]; then ttrain=$(elapsed "$T_FAULT" "$T_TRAIN"); else ttrain="-"; fi
+  # Where the time went: fault -> the job script logs "requeueing (restart 1)" (the step has
+  # ended; whole seconds), the rest is Slurm's requeue wait and the new run's start-up.
+  local line tq="-"
+  line=$(grep -m1 'requeueing (restart 1)' "$(job_log chaos "$ID")" || true)
+  if [[ $line =~ \[([0-9-]+\ [0-9:]+)\] ]]; then
+    tq=$(elapsed "$T_FAULT" "$(date -d "${BASH_REMATCH[1]}" +%s)")
+  fi
   say "round $round ($kind): job $ID COMPLETED, restarts $restarts, $n_trials trials done once, metrics identical ($(wc -l <<<"$got") values), attempts $outcomes, fault to training ${ttrain}s"
-  # One row per round (read back by the main shell): round kind restarts train_s lost dup wall
-  # attempts detail.
-  echo "$round $kind $restarts $ttrain $lost $dup $((SECONDS - ROUND_T0)) $outcomes ${DETAIL// /_}" \
+  # One row per round (read back by the main shell): round kind restarts train_s requeue_s lost
+  # dup wall attempts detail.
+  echo "$round $kind $restarts $ttrain $tq $lost $dup $((SECONDS - ROUND_T0)) $outcomes ${DETAIL// /_}" \
     >"$T/rows/$round"
 }
 
@@ -429,7 +436,7 @@ for ((i = 0; i < CHAOS_ROUNDS; i++)); do
   round=$((i + 1))
   kind=${KINDS[i % ${#KINDS[@]}]}
   if [[ $kind == disk_full ]] && ((!DISK_OK)); then
-    echo "$round $kind - - - - - SKIPPED_(no_tmpfs_mount) -" >"$T/rows/$round"
+    echo "$round $kind - - - - - - SKIPPED_(no_tmpfs_mount) -" >"$T/rows/$round"
     continue
   fi
   if [[ $kind == node_gone ]]; then
@@ -459,12 +466,12 @@ TOTAL_DUP=0
 {
   echo "chaos tier: $CHAOS_ROUNDS rounds ($CHAOS_PARALLEL at a time) on 2 nodes x 2 tasks, $(date -u '+%F %T UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "reference sweep (3 trials, uninterrupted): ${REF_WALL}s"
-  printf '%-5s %-12s %-8s %-8s %-5s %-4s %-7s %-32s %s\n' round kind restarts train_s lost dup wall_s \
-    attempts fault
+  printf '%-5s %-12s %-8s %-8s %-9s %-5s %-4s %-7s %-32s %s\n' round kind restarts train_s requeue_s \
+    lost dup wall_s attempts fault
   for ((i = 1; i <= CHAOS_ROUNDS; i++)); do
     [[ -f $T/rows/$i ]] || fail "round $i left no row"
-    read -r r k rs tt lo du wa ou de <"$T/rows/$i"
-    printf '%-5s %-12s %-8s %-8s %-5s %-4s %-7s %-32s %s\n' "$r" "$k" "$rs" "$tt" "$lo" "$du" "$wa" "$ou" "${de//_/ }"
+    read -r r k rs tt tq lo du wa ou de <"$T/rows/$i"
+    printf '%-5s %-12s %-8s %-8s %-9s %-5s %-4s %-7s %-32s %s\n' "$r" "$k" "$rs" "$tt" "$tq" "$lo" "$du" "$wa" "$ou" "${de//_/ }"
     if [[ $lo != - ]]; then
       KIND_N[$k]=$((${KIND_N[$k]:-0} + 1))
       KIND_T[$k]="${KIND_T[$k]:-}${KIND_T[$k]:+ }$tt"
@@ -472,6 +479,8 @@ TOTAL_DUP=0
       TOTAL_DUP=$((TOTAL_DUP + du))
     fi
   done
+  echo "train_s: fault to the first training step of a new attempt; requeue_s: fault to the job"
+  echo "script's 'requeueing' line (the step has ended; whole seconds)"
   echo "per kind: rounds, fault to training again (s)"
   for k in kill_member kill_leader kill_rank0 exception sigstop node_gone disk_full; do
     echo "  $(printf '%-12s' "$k") ${KIND_N[$k]:-0} round(s): ${KIND_T[$k]:-skipped}"
