@@ -189,7 +189,7 @@ wait_job_watching() {
 
 # check_round ROUND KIND: the invariants, then one summary row.
 check_round() {
-  local round=$1 kind=$2 restarts n_trials done_once lost dup running outcomes ttrain
+  local round=$1 kind=$2 restarts n_trials lost dup running outcomes ttrain
   [[ $JOB_FINAL == COMPLETED ]] ||
     fail "round $round ($kind): job $ID ended $JOB_FINAL: $(grep revsweep-job "$(job_log chaos "$ID")" | tail -n 5)"
   assert_done_once chaos
