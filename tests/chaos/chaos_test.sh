@@ -236,7 +236,9 @@ check_round() {
 
 # ---- 2. the uninterrupted reference ------------------------------------------------------------
 part_begin "2 (uninterrupted reference sweep)"
-new_sweep "$T/ref"
+# The reference must not be requeued: a long heartbeat timeout (not part of the trial id) keeps
+# a rank starved by a busy machine from breaking its group.
+HB_TIMEOUT=60 new_sweep "$T/ref"
 ROUND_T0=$SECONDS
 submit
 T_FAULT=$(now_s)
