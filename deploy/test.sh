@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12: install dependencies (apt), build, and run every test
-# tier: unit, mpi, e2e, slurm (a real one-node Slurm started and stopped by the tests),
+# tier: unit, mpi, e2e, slurm (a real one-node Slurm started and stopped by the tests), chaos
+# (fault rounds on a 2-node local Slurm: tests/chaos/chaos_test.sh),
 # debian13 (build + unit + mpi against Debian 13's libtorch 2.6 / Open MPI 5 in a chroot, see
 # deploy/debian13/run.sh), sanitizers (ASan+UBSan unit tier), fuzzing (bounded libFuzzer runs)
 # and the format check.
 # TIERS=unit,mpi limits the tiers. Exit status non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TIERS=${TIERS:-unit,gpu,mpi,e2e,slurm,debian13,sanitize,fuzz,format}
+TIERS=${TIERS:-unit,gpu,mpi,e2e,slurm,chaos,debian13,sanitize,fuzz,format}
 has() { [[ ",$TIERS," == *",$1,"* ]]; }
 t0=$(date +%s)
 declare -a SUMMARY
@@ -25,7 +26,7 @@ s=$(date +%s); bash deploy/build.sh; step build ok "$s"
 
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 fail=0
-for tier in unit gpu mpi e2e slurm; do
+for tier in unit gpu mpi e2e slurm chaos; do
   has "$tier" || continue
   s=$(date +%s)
   if ctest --test-dir build -L "^$tier\$" --output-on-failure --timeout 900 \

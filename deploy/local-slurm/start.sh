@@ -19,6 +19,11 @@
 #   REVSWEEP_SLURMD_PORT     slurmd port    (default 16818; node i of N gets this + i - 1)
 #   REVSWEEP_SLURM_CPUS      CPUs each node advertises (default 8, whatever the machine has)
 #   REVSWEEP_SLURM_START_TIMEOUT  seconds to wait for the node to become idle (default 60)
+#   REVSWEEP_SLURM_CRED_EXPIRE    munge credential lifetime, also the wait before a requeued job
+#                                 may start again (default 10; the chaos tier uses 5)
+#   REVSWEEP_SLURM_KILL_WAIT      seconds between SIGTERM and SIGKILL of a job's processes, and
+#                                 how long srun waits for a step on a node that went away
+#                                 (default 30; the chaos tier uses 8)
 set -euo pipefail
 
 NODES=1
@@ -45,6 +50,10 @@ CTLD_PORT=${REVSWEEP_SLURMCTLD_PORT:-16817}
 SLURMD_PORT=${REVSWEEP_SLURMD_PORT:-16818}
 CPUS=${REVSWEEP_SLURM_CPUS:-8}
 START_TIMEOUT=${REVSWEEP_SLURM_START_TIMEOUT:-60}
+CRED_EXPIRE=${REVSWEEP_SLURM_CRED_EXPIRE:-10}
+KILL_WAIT=${REVSWEEP_SLURM_KILL_WAIT:-30}
+[[ $KILL_WAIT =~ ^[0-9]+$ ]] || { echo "local-slurm: error: REVSWEEP_SLURM_KILL_WAIT '$KILL_WAIT' is not a number" >&2; exit 2; }
+[[ $CRED_EXPIRE =~ ^[0-9]+$ ]] || { echo "local-slurm: error: REVSWEEP_SLURM_CRED_EXPIRE '$CRED_EXPIRE' is not a number" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 die() {
@@ -161,10 +170,10 @@ SlurmdPort=$SLURMD_PORT
 SlurmUser=root
 SlurmdUser=root
 # munged for this cluster listens under STATE_DIR. cred_expire is also how long a requeued job
-# waits before it may start again (default 120 s).
+# waits before it may start again (Slurm's default 120 s; REVSWEEP_SLURM_CRED_EXPIRE, default 10).
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$MUNGE_SOCKET,cred_expire=10
+AuthInfo=socket=$MUNGE_SOCKET,cred_expire=$CRED_EXPIRE
 StateSaveLocation=$STATE_DIR/state
 SlurmdSpoolDir=$SPOOL
 SlurmctldPidFile=$STATE_DIR/run/slurmctld.pid
@@ -197,7 +206,8 @@ MessageTimeout=10
 MailProg=/bin/true
 # Seconds between SIGTERM and SIGKILL when a job is cancelled or requeued (Slurm's default): room
 # for trainers to checkpoint on a busy machine. Jobs whose processes exit at once end at once.
-KillWait=30
+# srun also waits KillWait + 2 s for the tasks of a node that went away (REVSWEEP_SLURM_KILL_WAIT).
+KillWait=$KILL_WAIT
 InactiveLimit=0
 Waittime=0
 # Finished jobs stay visible to squeue/scontrol for 10 minutes (there is no sacct here).
