@@ -102,6 +102,12 @@ bool NcclCommunicator::AnyTrue(bool flag) {
   return out != 0;
 }
 
+uint32_t NcclCommunicator::AnyBits(uint32_t bits) {
+  uint32_t out = 0;
+  MPI_Allreduce(&bits, &out, 1, MPI_UINT32_T, MPI_BOR, mpi_comm_);
+  return out;
+}
+
 }  // namespace revsweep
 
 #endif  // REVSWEEP_WITH_NCCL
