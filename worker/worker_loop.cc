@@ -326,6 +326,8 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank, H
 
 int RunWorkerLoop(const WorkerOptions& options) {
   WorkerOptions o = options;
+  // REVSWEEP_WORKER_VERBOSE=1: a line per assignment and per kept group (tests read them).
+  if (const char* v = getenv("REVSWEEP_WORKER_VERBOSE")) o.verbose = o.verbose || *v == '1';
   int world_rank = 0;
   MPI_Comm_rank(o.comm, &world_rank);
   // This rank's place among the processes of its host (for the GPU it takes), from MPI itself
