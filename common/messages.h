@@ -9,6 +9,8 @@
 //   any member  -> coordinator              kTagHeartbeat Heartbeat (JSON), while assigned,
 //                                                         and a last one when it leaves
 //   coordinator -> every rank               kTagShutdown  Shutdown (JSON): exit with code
+//   member      <-> its group leader        kTagGroupReuse  int64 vote / int decision
+//                                                         (worker/group_reuse.h)
 //
 // Workers send their reports on a communicator of their own (a second dup of WORLD), so the
 // coordinator receives them in the order each rank sent them, whatever their tags.
@@ -44,6 +46,9 @@ enum MessageTag : int {
   kTagFailed = 105,
   kTagShutdown = 106,
   kTagHeartbeat = 107,
+  // Worker to worker, on the coordinator communicator: a member's vote on keeping the
+  // group's communicators (worker/group_reuse.h) and its leader's answer.
+  kTagGroupReuse = 108,
 };
 
 struct AssignMsg {

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,16 @@ class Communicator {
   virtual void Broadcast(torch::Tensor& t, int root) = 0;
   // Logical OR of a flag over ranks (used to agree on stopping at the same step).
   virtual bool AnyTrue(bool flag) = 0;
+  // Bitwise OR of `bits` over ranks: several flags agreed in one collective (the trainer's
+  // stop flag and "read the pending losses now"). The default ORs bit by bit through
+  // AnyTrue; MPI and NCCL override it with one MPI_Allreduce(MPI_BOR).
+  virtual uint32_t AnyBits(uint32_t bits) {
+    if (size() == 1) return bits;
+    uint32_t out = 0;
+    for (int b = 0; b < 32; ++b)
+      if (AnyTrue(((bits >> b) & 1u) != 0)) out |= 1u << b;
+    return out;
+  }
 };
 
 // A communicator for a group of one: every operation is the identity.
@@ -40,6 +51,7 @@ class SelfCommunicator : public Communicator {
   void AllReduceSum(torch::Tensor&) override {}
   void Broadcast(torch::Tensor&, int) override {}
   bool AnyTrue(bool flag) override { return flag; }
+  uint32_t AnyBits(uint32_t bits) override { return bits; }
 };
 
 }  // namespace revsweep

@@ -58,4 +58,11 @@ bool MpiCommunicator::AnyTrue(bool flag) {
   return out != 0;
 }
 
+uint32_t MpiCommunicator::AnyBits(uint32_t bits) {
+  if (size_ == 1) return bits;
+  uint32_t out = 0;
+  Check(MPI_Allreduce(&bits, &out, 1, MPI_UINT32_T, MPI_BOR, comm_), "MPI_Allreduce");
+  return out;
+}
+
 }  // namespace revsweep

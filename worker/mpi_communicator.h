@@ -18,6 +18,7 @@ class MpiCommunicator : public Communicator {
   void AllReduceSum(torch::Tensor& t) override;
   void Broadcast(torch::Tensor& t, int root) override;
   bool AnyTrue(bool flag) override;
+  uint32_t AnyBits(uint32_t bits) override;
 
  private:
   MPI_Comm comm_;

@@ -64,7 +64,13 @@ NcclCommunicator::NcclCommunicator(MPI_Comm mpi_group_comm, int device)
 }
 
 NcclCommunicator::~NcclCommunicator() {
-  if (comm_) ncclCommDestroy(comm_);
+  // ncclCommAbort, not ncclCommDestroy: Destroy finalizes first, which waits until the
+  // communicator is quiescent on every rank, i.e. until the other members destroy theirs too.
+  // A worker frees a kept communicator when its own next assignment differs
+  // (worker/group_reuse.h), and a failing member frees its own early: neither may wait for
+  // the others. Abort frees this rank's resources on its own (nothing is in flight after a
+  // finished trial; after a failure, what is in flight is abandoned).
+  if (comm_) ncclCommAbort(comm_);
   if (side_) cudaStreamDestroy(side_);
   if (compute_done_) cudaEventDestroy(compute_done_);
   if (comm_done_) cudaEventDestroy(comm_done_);
@@ -100,6 +106,12 @@ bool NcclCommunicator::AnyTrue(bool flag) {
   int in = flag ? 1 : 0, out = 0;
   MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_MAX, mpi_comm_);
   return out != 0;
+}
+
+uint32_t NcclCommunicator::AnyBits(uint32_t bits) {
+  uint32_t out = 0;
+  MPI_Allreduce(&bits, &out, 1, MPI_UINT32_T, MPI_BOR, mpi_comm_);
+  return out;
 }
 
 }  // namespace revsweep

@@ -31,6 +31,7 @@ class NcclCommunicator : public Communicator {
   void AllReduceSum(torch::Tensor& t) override;
   void Broadcast(torch::Tensor& t, int root) override;
   bool AnyTrue(bool flag) override;
+  uint32_t AnyBits(uint32_t bits) override;
 
  private:
   void AllReduce(torch::Tensor& t, ncclRedOp_t op);

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "common/user_error.h"
+#include "worker/async_step.h"
 #include "worker/autocast_scope.h"
 #include "worker/checkpoint.h"
 #include "worker/evaluator.h"
@@ -36,30 +37,31 @@ double LearningRate(const TrainOptions& t, int64_t step, int64_t total) {
 }
 
 struct Batch {
-  torch::Tensor input;    // (B, T) int64
-  torch::Tensor target;   // (B, T) int64, -1 = ignored
+  torch::Tensor input;    // (B, T) int64, right-padded with pad
   torch::Tensor rows;     // (N) int64: flattened positions that are not padding, ascending
   torch::Tensor keep;     // (M) int64: indices into `rows` of the positions with a target
   torch::Tensor targets;  // (M) int64: those targets
   int64_t tokens = 0;     // counted targets (M)
 };
 
-// Builds bos + prompt + completion + eos rows, right-padded with pad (targets -1).
-Batch MakeBatch(const TokenizedTask& task, const std::vector<int64_t>& docs, bool completion_only) {
+// Builds bos + prompt + completion + eos rows, right-padded with pad, as one flat int64 host
+// tensor [input (B*T) | rows (N) | keep (M) | targets (M)] and uploads it to `device` with
+// one copy: on CUDA from pinned memory without waiting (the caching host allocator keeps the
+// pinned block until the copy has run); on the CPU the parts are views of the host tensor.
+Batch MakeBatch(const TokenizedTask& task, const std::vector<int64_t>& docs, bool completion_only,
+                const torch::Device& device) {
   Batch b;
   if (docs.empty()) return b;
   size_t longest = 0;
   for (int64_t d : docs)
     longest = std::max(longest, task.train[d].prompt.size() + task.train[d].completion.size() + 2);
   const int64_t B = static_cast<int64_t>(docs.size()), T = static_cast<int64_t>(longest) - 1;
-  b.input = torch::full({B, T}, task.pad_id, torch::kLong);  // (B, T)
-  b.target = torch::full({B, T}, -1, torch::kLong);          // (B, T)
-  auto in = b.input.accessor<int64_t, 2>();
-  auto tg = b.target.accessor<int64_t, 2>();
+  std::vector<int64_t> input(static_cast<size_t>(B * T), task.pad_id);
   std::vector<int64_t> rows, keep, targets;
+  std::vector<int32_t> seq;
   for (int64_t r = 0; r < B; ++r) {
     const TokDoc& d = task.train[docs[r]];
-    std::vector<int32_t> seq;
+    seq.clear();
     seq.push_back(task.bos_id);
     seq.insert(seq.end(), d.prompt.begin(), d.prompt.end());
     seq.insert(seq.end(), d.completion.begin(), d.completion.end());
@@ -68,9 +70,8 @@ Batch MakeBatch(const TokenizedTask& task, const std::vector<int64_t>& docs, boo
     // first completion token (documents without a prompt are all completion).
     const size_t first_target = completion_only ? d.prompt.size() : 0;
     for (size_t j = 0; j + 1 < seq.size(); ++j) {
-      in[r][j] = seq[j];
+      input[static_cast<size_t>(r * T) + j] = seq[j];
       if (j >= first_target) {
-        tg[r][j] = seq[j + 1];
         keep.push_back(static_cast<int64_t>(rows.size()));
         targets.push_back(seq[j + 1]);
         ++b.tokens;
@@ -78,9 +79,21 @@ Batch MakeBatch(const TokenizedTask& task, const std::vector<int64_t>& docs, boo
       rows.push_back(r * T + static_cast<int64_t>(j));
     }
   }
-  b.rows = torch::tensor(rows, torch::kLong);
-  b.keep = torch::tensor(keep, torch::kLong);
-  b.targets = torch::tensor(targets, torch::kLong);
+  const int64_t N = static_cast<int64_t>(rows.size()), M = static_cast<int64_t>(keep.size());
+  const bool pinned = device.is_cuda();
+  torch::Tensor host =
+      torch::empty({B * T + N + 2 * M}, torch::TensorOptions(torch::kLong).pinned_memory(pinned));
+  int64_t* out = host.data_ptr<int64_t>();
+  out = std::copy(input.begin(), input.end(), out);
+  out = std::copy(rows.begin(), rows.end(), out);
+  out = std::copy(keep.begin(), keep.end(), out);
+  std::copy(targets.begin(), targets.end(), out);
+  const torch::Tensor flat =
+      device.is_cpu() ? host : host.to(device, torch::kLong, /*non_blocking=*/true);
+  b.input = flat.narrow(0, 0, B * T).view({B, T});
+  b.rows = flat.narrow(0, B * T, N);
+  b.keep = flat.narrow(0, B * T + N, M);
+  b.targets = flat.narrow(0, B * T + N + M, M);
   return b;
 }
 
@@ -238,7 +251,29 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
   auto last_ckpt = Clock::now();
   std::vector<int64_t> perm;
   int64_t perm_epoch = -1;
-  torch::Tensor loss_buf = torch::zeros({1}, torch::TensorOptions(torch::kFloat64).device(device));
+  // The step losses: read by the host every step on the CPU (nothing to wait for there);
+  // on CUDA kept on the device and read every ctx.loss_read_every (32) steps at most, and
+  // whenever the group agrees to (the leader's progress or checkpoint, a stop, the last
+  // step): one transfer, instead of two host syncs per step.
+  const int64_t read_every =
+      ctx.loss_read_every > 0 ? ctx.loss_read_every : (device.is_cuda() ? 32 : 1);
+  const bool defer_reads = read_every > 1;
+  StepLosses losses(device, read_every);
+  auto account = [&](const std::vector<StepLosses::Step>& read) {
+    for (const StepLosses::Step& s : read) {
+      if (s.step % spe == 0) {
+        state.last_epoch_loss_sum = 0;
+        state.last_epoch_loss_n = 0;
+      }
+      if (!std::isfinite(s.loss))
+        throw TrialError(Outcome::kCrash, "loss is " + std::to_string(s.loss) + " at step " +
+                                              std::to_string(s.step + 1));
+      state.last_epoch_loss_sum += s.loss;
+      state.last_epoch_loss_n += 1;
+      report_loss_sum += s.loss;
+      ++report_n;
+    }
+  };
   // bf16 autocast (CUDA or CPU): matmuls in bf16, master weights and optimizer state in fp32.
   const bool autocast = opt.precision == "bf16";
 
@@ -248,10 +283,6 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
   int64_t step = state.step;
   for (; step < total_steps; ++step) {
     const int64_t epoch = step / spe, in_epoch = step % spe;
-    if (in_epoch == 0) {
-      state.last_epoch_loss_sum = 0;
-      state.last_epoch_loss_n = 0;
-    }
     if (epoch != perm_epoch) {
       perm = EpochPermutation(n_docs, opt.seed, epoch);
       perm_epoch = epoch;
@@ -264,14 +295,10 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     const int64_t a = n * r / k, b = n * (r + 1) / k;
     std::vector<int64_t> local(global.begin() + a, global.begin() + b);
 
-    Batch batch = MakeBatch(task, local, completion_only);
-    double local_sum = 0;
+    const Batch batch = MakeBatch(task, local, completion_only, device);
+    // This rank's loss sum goes into the step's slot on the device (no read back here).
+    torch::Tensor loss_slot = losses.Slot(step, global_tokens);
     if (batch.tokens > 0) {
-      batch.input = batch.input.to(device);
-      batch.target = batch.target.to(device);
-      batch.rows = batch.rows.to(device);
-      batch.keep = batch.keep.to(device);
-      batch.targets = batch.targets.to(device);
       // Padding does no work: every per-position computation runs on the real positions only
       // (HiddenPacked), and the output projection (the largest matmul of a small model) and
       // the cross-entropy only on positions with a target (not prompts, with the loss on
@@ -291,25 +318,29 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
       // bit-identical to scaling by k and averaging: powers of two scale exactly).
       auto loss = loss_sum * (1.0 / static_cast<double>(global_tokens));
       loss.backward();
-      local_sum = loss_sum.item<double>();
+      loss_slot.copy_(loss_sum.detach());  // float32 -> float64: exact
+    } else {
+      loss_slot.zero_();
     }
     if (opt.fault_nan_at_step > 0 && step + 1 == opt.fault_nan_at_step &&
         ctx.attempt_number <= opt.fault_nan_attempts)
-      local_sum = std::nan("");  // test-only fault injection
+      loss_slot.fill_(std::nan(""));  // test-only fault injection
     sync.SumGradients();
-    loss_buf.fill_(local_sum);
-    comm.AllReduceAverage(loss_buf);
-    const double step_loss = loss_buf.item<double>() * k / static_cast<double>(global_tokens);
-    if (!std::isfinite(step_loss))
-      throw TrialError(Outcome::kCrash, "loss is " + std::to_string(step_loss) + " at step " +
-                                            std::to_string(step + 1));
+    comm.AllReduceAverage(loss_slot);
+    // CPU: read now (a non-finite loss stops the trial before the optimizer step, as always).
+    if (!defer_reads) account(losses.Read(k));
     const double lr = LearningRate(opt, step, total_steps);
     for (auto& g : optimizer.param_groups())
       static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     // Clip (over `all`: the optimizer's parameters) and step, fused on the CPU
     // (worker/fast_ops.h); libtorch's otherwise (CUDA).
     if (!ClipAndAdamWStep(optimizer, opt.grad_clip)) {
-      if (opt.grad_clip > 0) torch::nn::utils::clip_grad_norm_(all, opt.grad_clip);
+      // libtorch's clip_grad_norm_ reads the norm back (a host sync); the same operations
+      // without the read on a device (worker/async_step.h).
+      if (opt.grad_clip > 0 && !device.is_cpu())
+        ClipGradNormNoSync(all, opt.grad_clip);
+      else if (opt.grad_clip > 0)
+        torch::nn::utils::clip_grad_norm_(all, opt.grad_clip);
       optimizer.step();
     }
     // Not optimizer.zero_grad(): with several ranks the gradients are views into GradSync's
@@ -317,19 +348,26 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     sync.ZeroGradients();
 
     state.step = step + 1;
-    state.last_epoch_loss_sum += step_loss;
-    state.last_epoch_loss_n += 1;
-    report_loss_sum += step_loss;
     report_tokens += static_cast<double>(global_tokens);
-    ++report_n;
 
     MaybeFaultPause(fault_pause, state.step, hooks.stop_requested);  // test only; "" = off
     const auto now = Clock::now();
-    const bool stop = comm.AnyTrue(hooks.stop_requested && hooks.stop_requested());
+    const bool stop_here = hooks.stop_requested && hooks.stop_requested();
     const bool ckpt_due =
         (opt.checkpoint_every_steps > 0 && state.step % opt.checkpoint_every_steps == 0) ||
         (opt.checkpoint_every_seconds > 0 &&
          Seconds(last_ckpt, now) >= opt.checkpoint_every_seconds);
+    // Pending losses (CUDA only) are read when any rank asks: the leader before it checkpoints
+    // or reports, every rank when the buffer is full or training ends. One all-reduce agrees
+    // on that and on stopping (bit 0: stop, bit 1: read).
+    const bool want_read =
+        losses.pending() > 0 &&
+        (losses.full() || state.step == total_steps ||
+         (leader && (ckpt_due ||
+                     (hooks.on_progress && Seconds(last_report, now) >= hooks.progress_every_s))));
+    const uint32_t agreed = comm.AnyBits((stop_here ? 1u : 0u) | (want_read ? 2u : 0u));
+    const bool stop = (agreed & 1u) != 0;
+    if (losses.pending() > 0 && agreed != 0) account(losses.Read(k));
     if (leader && (stop || (ckpt_due && state.step < total_steps))) {
       state.train_seconds += Seconds(t_start, now);
       try {

@@ -58,6 +58,12 @@ struct TrainContext {
   double bucket_mb = 4;
   std::string device = "cpu";  // "cpu" or "cuda:N"
   int world_rank = 0;          // this process's rank in the world (fault-pause markers)
+  // Steps whose losses may wait on the device before the host reads them (one transfer).
+  // 0: 1 on the CPU (read every step: nothing waits there), 32 on CUDA. Any value gives the
+  // same numbers; above 1 a non-finite loss is found at the next read (at the latest this
+  // many steps later, always before a checkpoint or progress report) instead of before the
+  // optimizer step. Tests set it to run the CUDA schedule on the CPU.
+  int64_t loss_read_every = 0;
 };
 
 // The GPT a trial trains on `task`: the trial's model sizes, the task's vocabulary, and

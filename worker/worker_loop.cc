@@ -16,6 +16,7 @@
 #include "common/messages.h"
 #include "common/user_error.h"
 #include "worker/device_choice.h"
+#include "worker/group_reuse.h"
 #include "worker/mpi_communicator.h"
 #include "worker/nccl_communicator.h"
 #include "worker/trainer.h"
@@ -133,17 +134,82 @@ std::vector<MemberDevice> GatherMemberDevices(MPI_Comm group, int world_rank,
   return out;
 }
 
-void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
-  // Declared first, so it says "left" only after this rank's report and its group's teardown.
+// The group communicators a rank keeps between trials (worker/group_reuse.h): the MPI group
+// communicator and the Communicator over it (NCCL, MPI or self).
+struct HeldGroup {
+  HeldGroupKey key;
+  MPI_Comm comm = MPI_COMM_NULL;
+  std::unique_ptr<Communicator> communicator;
+  // Frees both (the Communicator first: NCCL's uses the MPI communicator).
+  void Release() {
+    communicator.reset();
+    if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
+    comm = MPI_COMM_NULL;
+    key = HeldGroupKey();
+  }
+};
+
+// Every member's vote goes to the leader, which answers every member with the group's
+// decision (point to point on the coordinator communicator: no group collective, so members
+// that hold different communicators cannot deadlock on one of them).
+bool AgreeOnReuse(MPI_Comm comm, const std::vector<int>& ranks, int world_rank, int64_t vote) {
+  if (ranks.size() == 1) return AgreeReuse({vote});
+  const int leader = ranks.front();
+  int decision = 0;
+  if (world_rank == leader) {
+    std::vector<int64_t> votes{vote};
+    for (size_t i = 1; i < ranks.size(); ++i) {
+      int64_t v = -1;
+      MPI_Recv(&v, 1, MPI_INT64_T, ranks[i], kTagGroupReuse, comm, MPI_STATUS_IGNORE);
+      votes.push_back(v);
+    }
+    decision = AgreeReuse(votes) ? 1 : 0;
+    for (size_t i = 1; i < ranks.size(); ++i)
+      MPI_Send(&decision, 1, MPI_INT, ranks[i], kTagGroupReuse, comm);
+  } else {
+    MPI_Send(&vote, 1, MPI_INT64_T, leader, kTagGroupReuse, comm);
+    MPI_Recv(&decision, 1, MPI_INT, leader, kTagGroupReuse, comm, MPI_STATUS_IGNORE);
+  }
+  return decision != 0;
+}
+
+// CUDA when this build has NCCL and the process sees a GPU (a CUDA libtorch): one GPU per
+// rank, chosen by the node-local rank; otherwise CPU tensors over MPI.
+DeviceChoice ChooseThisRanksDevice(const WorkerOptions& o) {
+  DeviceEnv env;
+  env.local_rank = o.local_rank;
+  env.local_size = o.local_size;
+  if (const char* v = getenv("CUDA_VISIBLE_DEVICES")) env.cuda_visible_devices = v;
+#ifdef REVSWEEP_WITH_NCCL
+  env.cuda_build = torch::cuda::is_available() && CudaDeviceAvailable();
+  env.visible_gpus = env.cuda_build ? static_cast<int>(torch::cuda::device_count()) : 0;
+#endif
+  return ChooseDevice(env);
+}
+
+void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank, HeldGroup& held) {
+  // Declared first, so it says "left" only after this rank's report and, unless the group's
+  // communicators are kept for its next trial, their teardown.
   Heartbeat heartbeat(o.report_comm, a.attempt_id, world_rank, a.heartbeat_every_s);
-  MPI_Group world_group, group;
-  MPI_Comm_group(o.comm, &world_group);
-  MPI_Group_incl(world_group, static_cast<int>(a.ranks.size()), a.ranks.data(), &group);
-  MPI_Comm group_comm = MPI_COMM_NULL;
-  MPI_Comm_create_group(o.comm, group, a.comm_tag, &group_comm);
-  MPI_Group_free(&group);
-  MPI_Group_free(&world_group);
+  const DeviceChoice device = ChooseThisRanksDevice(o);
+  GroupKey want{a.ranks, device.cuda, device.gpu};
+  const bool reuse = AgreeOnReuse(o.comm, a.ranks, world_rank, ReuseVote(held.key, want));
+  if (reuse) {
+    if (o.verbose)
+      fprintf(stderr, "[rank %d] trial %s keeps the group communicators of attempt %lld\n",
+              world_rank, a.trial_id.c_str(), static_cast<long long>(held.key.created_by));
+  } else {
+    held.Release();
+    MPI_Group world_group, group;
+    MPI_Comm_group(o.comm, &world_group);
+    MPI_Group_incl(world_group, static_cast<int>(a.ranks.size()), a.ranks.data(), &group);
+    MPI_Comm_create_group(o.comm, group, a.comm_tag, &held.comm);
+    MPI_Group_free(&group);
+    MPI_Group_free(&world_group);
+  }
+  MPI_Comm group_comm = held.comm;
   const bool leader = world_rank == a.ranks.front();
+  TrialEnd end = TrialEnd::kFailed;
 
   FailedMsg failed;
   failed.trial_id = a.trial_id;
@@ -155,37 +221,29 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
     trial.id = a.trial_id;
     at::set_num_threads(trial.resources.threads);
     const TokenizedTask& task = LoadTask(a.task_path);
-    // CUDA when this build has NCCL and the process sees a GPU (a CUDA libtorch): one GPU per
-    // rank, chosen by the node-local rank; otherwise CPU tensors over MPI. Every member learns
-    // every member's choice first, so a group that cannot work (CUDA beside CPU, two members
-    // on one GPU) is refused with a message by all of them, before any communicator exists.
-    DeviceEnv env;
-    env.local_rank = o.local_rank;
-    env.local_size = o.local_size;
-    if (const char* v = getenv("CUDA_VISIBLE_DEVICES")) env.cuda_visible_devices = v;
-#ifdef REVSWEEP_WITH_NCCL
-    env.cuda_build = torch::cuda::is_available() && CudaDeviceAvailable();
-    env.visible_gpus = env.cuda_build ? static_cast<int>(torch::cuda::device_count()) : 0;
-#endif
-    const DeviceChoice device = ChooseDevice(env);
+    // Every member learns every member's device first, so a group that cannot work (CUDA
+    // beside CPU, two members on one GPU) is refused with a message by all of them, before
+    // any NCCL communicator exists.
     if (!device.note.empty() && leader)
       fprintf(stderr, "[trial %s] note: %s\n", a.trial_id.c_str(), device.note.c_str());
     const std::string refused =
         CheckGroupDevices(GatherMemberDevices(group_comm, world_rank, device));
     if (!refused.empty()) throw UserError("", 0, 0, "resources.group_size", refused);
-    std::unique_ptr<Communicator> comm_ptr;
     TrainContext ctx;
-    // A group of one has nothing to synchronise: no NCCL communicator (its set-up costs about
-    // a second per trial on a GPU) and no MPI collectives per step.
-    if (a.ranks.size() == 1) comm_ptr = std::make_unique<SelfCommunicator>();
+    if (device.cuda) ctx.device = "cuda:" + std::to_string(device.gpu);
+    if (!held.communicator) {
+      // A group of one has nothing to synchronise: no NCCL communicator (its set-up costs
+      // about a second on a GPU) and no MPI collectives per step.
+      if (a.ranks.size() == 1) held.communicator = std::make_unique<SelfCommunicator>();
 #ifdef REVSWEEP_WITH_NCCL
-    if (device.cuda) {
-      ctx.device = "cuda:" + std::to_string(device.gpu);
-      if (!comm_ptr) comm_ptr = std::make_unique<NcclCommunicator>(group_comm, device.gpu);
-    }
+      if (device.cuda && !held.communicator)
+        held.communicator = std::make_unique<NcclCommunicator>(group_comm, device.gpu);
 #endif
-    if (!comm_ptr) comm_ptr = std::make_unique<MpiCommunicator>(group_comm);
-    Communicator& comm = *comm_ptr;
+      if (!held.communicator) held.communicator = std::make_unique<MpiCommunicator>(group_comm);
+      held.key.key = want;
+      held.key.created_by = a.attempt_id;
+    }
+    Communicator& comm = *held.communicator;
     ctx.checkpoint_dir = a.checkpoint_dir;
     ctx.attempt_number = a.attempt_number;
     ctx.world_rank = world_rank;
@@ -225,6 +283,7 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
       fprintf(stderr, "[trial %s] warning: %s\n", a.trial_id.c_str(), w.c_str());
     };
     TrainResult r = RunTrial(trial, task, comm, ctx, hooks);
+    end = r.preempted ? TrialEnd::kStopped : TrialEnd::kFinished;
     if (r.preempted) {
       // A regroup (the coordinator moves the trial to more ranks) ends like a preemption.
       failed.outcome = cancel_reason == "timeout" ? Outcome::kTimeout : Outcome::kPreempted;
@@ -258,13 +317,17 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank) {
     failed.message = what.substr(0, what.find('\n'));
     SendText(o.report_comm, 0, kTagFailed, Encode(failed));
   }
-  if (group_comm != MPI_COMM_NULL) MPI_Comm_free(&group_comm);
+  // A stop (cancel, regroup, preemption, timeout) or a failure frees the communicators; a
+  // finished trial keeps them for the next trial of the same group (worker/group_reuse.h).
+  if (!KeepGroupAfter(end)) held.Release();
 }
 
 }  // namespace
 
 int RunWorkerLoop(const WorkerOptions& options) {
   WorkerOptions o = options;
+  // REVSWEEP_WORKER_VERBOSE=1: a line per assignment and per kept group (tests read them).
+  if (const char* v = getenv("REVSWEEP_WORKER_VERBOSE")) o.verbose = o.verbose || *v == '1';
   int world_rank = 0;
   MPI_Comm_rank(o.comm, &world_rank);
   // This rank's place among the processes of its host (for the GPU it takes), from MPI itself
@@ -274,6 +337,7 @@ int RunWorkerLoop(const WorkerOptions& options) {
   MPI_Comm_rank(node_comm, &o.local_rank);
   MPI_Comm_size(node_comm, &o.local_size);
   MPI_Comm_free(&node_comm);
+  HeldGroup held;  // the last group's communicators, while they may be reused
   for (;;) {
     std::string text;
     int src = 0;
@@ -288,6 +352,7 @@ int RunWorkerLoop(const WorkerOptions& options) {
       std::this_thread::sleep_for(std::chrono::microseconds(spins < 100 ? 200 : 5000));
     }
     if (flag_shutdown) {
+      held.Release();
       PollRecv(o.comm, 0, kTagShutdown, &text, &src);
       return DecodeShutdown(text).exit_code;
     }
@@ -296,7 +361,7 @@ int RunWorkerLoop(const WorkerOptions& options) {
     if (o.verbose)
       fprintf(stderr, "[rank %d] trial %s on ranks %zu\n", world_rank, a.trial_id.c_str(),
               a.ranks.size());
-    RunAssignment(o, a, world_rank);
+    RunAssignment(o, a, world_rank, held);
   }
 }
 

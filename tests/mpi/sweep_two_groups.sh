@@ -3,7 +3,8 @@
 # (oversubscribed on a 2-core machine): two groups of two ranks train two trials at a time.
 # Proves: the sweep completes (exit 0), each trial is trained exactly once by a 2-rank group
 # (one 'done' attempt, ranks = 2), results are stored once per (trial, key), two groups
-# really ran side by side (overlapping attempts).
+# really ran side by side (overlapping attempts), and a group's next trial on the same ranks
+# kept the group's communicators.
 # shellcheck source=tests/lib/test_lib.bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin sweep_two_groups
@@ -18,7 +19,7 @@ EOF
 TL_DB=$T/store.db
 
 t0=$SECONDS
-tl_run 600 "$T/run.log" "$RS" run "$T/c.yaml" --ranks 4
+REVSWEEP_WORKER_VERBOSE=1 tl_run 600 "$T/run.log" "$RS" run "$T/c.yaml" --ranks 4
 rc=$?
 note_timing "6 trials, group_size 2, 4 ranks" "$((SECONDS - t0))s"
 assert_eq "$rc" 0 "revsweep run exits 0"
@@ -34,6 +35,10 @@ assert_num "$(q "$TL_DB" "SELECT count(*) FROM attempts a JOIN attempts b ON a.i
 # The coordinator logged both groups (ranks 0,1 and 2,3 with block placement).
 n_groups=$(grep -oE 'on ranks [0-9,]+' "$T/run.log" | sort -u | wc -l)
 assert_num "$n_groups" ">=" 2 "the coordinator placed trials on at least two distinct rank groups"
+# 6 trials on 2 fixed groups: some group trains two trials in a row, and its second keeps
+# the communicators of its first (worker/group_reuse.h; every member agrees, or none keeps).
+assert_num "$(grep -c 'keeps the group communicators' "$T/run.log")" ">=" 2 \
+  "a group's next trial kept its communicators (both members)"
 assert_num "$(q "$TL_DB" "SELECT min(value) FROM results WHERE key='loss.final'")" ">" 0 \
   "loss.final is positive for every trial"
 

@@ -218,6 +218,80 @@ TEST(Trainer, NanFaultIsACrashOnlyForEarlyAttempts) {
   EXPECT_FALSE(r.preempted);
 }
 
+// The CUDA schedule of loss reads (several steps pending on the device, one read) run on the
+// CPU: the same progress losses, checkpoint state and metrics as reading every step.
+TEST(Trainer, DeferredLossReadsGiveTheSameNumbers) {
+  at::set_num_threads(1);
+  auto task = testing::SyntheticTask();
+  Settings s = testing::DefaultSettings();
+  s["train.epochs"] = int64_t{3};  // 9 steps of 3 per epoch: a read spans an epoch start
+  auto run = [&](int64_t read_every, const std::string& dir, std::function<bool()> stop,
+                 std::vector<std::pair<int64_t, double>>* curve) {
+    TrialConfig t = MakeTrialConfig(s);
+    SelfCommunicator comm;
+    TrainContext ctx;
+    ctx.checkpoint_dir = dir;
+    ctx.loss_read_every = read_every;
+    TrainHooks hooks;
+    hooks.stop_requested = stop;
+    hooks.progress_every_s = 0;  // a report every step: every step forces a read
+    hooks.on_progress = [&](const ProgressRow& p, const std::vector<std::pair<int64_t, double>>&) {
+      curve->emplace_back(p.step, p.loss);
+    };
+    return RunTrial(t, task, comm, ctx, hooks);
+  };
+  std::vector<std::pair<int64_t, double>> every, deferred;
+  TrainResult a = run(1, TempDir("read1"), nullptr, &every);
+  TrainResult b = run(5, TempDir("read5"), nullptr, &deferred);
+  EXPECT_EQ(every, deferred);
+  ASSERT_EQ(static_cast<int64_t>(every.size()), a.total_steps);
+  for (const auto& [k, v] : a.metrics) {
+    if (k == "train_seconds" || k == "tokens_per_s" || k == "eval_seconds") continue;
+    EXPECT_EQ(b.metrics.at(k), v) << k;
+  }
+  // Without progress reports the reads happen every 5 steps and at the end only; the epoch
+  // loss (reset at each epoch's first step, inside a batch of reads) is still the same.
+  TrialConfig t = MakeTrialConfig(s);
+  SelfCommunicator comm;
+  TrainContext ctx;
+  ctx.checkpoint_dir = TempDir("read5quiet");
+  ctx.loss_read_every = 5;
+  TrainResult c = RunTrial(t, task, comm, ctx, TrainHooks());
+  EXPECT_EQ(c.metrics.at("loss.final"), a.metrics.at("loss.final"));
+  // A stop reads the pending losses before the checkpoint: resuming from it ends the same.
+  std::string dir = TempDir("read5resume");
+  int calls = 0;
+  std::vector<std::pair<int64_t, double>> unused;
+  TrainResult first = run(
+      5, dir, [&] { return ++calls == 7; }, &unused);
+  EXPECT_TRUE(first.preempted);
+  TrainResult second = run(5, dir, nullptr, &unused);
+  EXPECT_EQ(second.start_step, 7);
+  EXPECT_EQ(second.metrics.at("loss.final"), a.metrics.at("loss.final"));
+}
+
+// With deferred reads a non-finite loss is found at the next read, and still named by the
+// step that produced it.
+TEST(Trainer, DeferredLossReadsStillNameTheNanStep) {
+  at::set_num_threads(1);
+  auto task = testing::SyntheticTask();
+  Settings s = testing::DefaultSettings();
+  s["train.fault_nan_at_step"] = int64_t{3};
+  s["train.fault_nan_attempts"] = int64_t{1};
+  TrialConfig t = MakeTrialConfig(s);
+  SelfCommunicator comm;
+  TrainContext ctx;
+  ctx.checkpoint_dir = TempDir("nandeferred");
+  ctx.loss_read_every = 8;
+  try {
+    RunTrial(t, task, comm, ctx, TrainHooks());
+    FAIL() << "expected a TrialError";
+  } catch (const TrialError& e) {
+    EXPECT_EQ(e.kind(), Outcome::kCrash);
+    EXPECT_NE(std::string(e.what()).find("step 3"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Trainer, CheckpointWriteFailureIsATrialError) {
   at::set_num_threads(1);
   auto task = testing::SyntheticTask();
