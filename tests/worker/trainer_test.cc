@@ -241,8 +241,8 @@ TEST(Trainer, DeferredLossReadsGiveTheSameNumbers) {
     return RunTrial(t, task, comm, ctx, hooks);
   };
   std::vector<std::pair<int64_t, double>> every, deferred;
-  TrainResult a = run(1, TempDir("read1"), nullptr, &every);
-  TrainResult b = run(5, TempDir("read5"), nullptr, &deferred);
+  TrainResult a = run(1, RunDir("read1"), nullptr, &every);
+  TrainResult b = run(5, RunDir("read5"), nullptr, &deferred);
   EXPECT_EQ(every, deferred);
   ASSERT_EQ(static_cast<int64_t>(every.size()), a.total_steps);
   for (const auto& [k, v] : a.metrics) {
@@ -254,12 +254,12 @@ TEST(Trainer, DeferredLossReadsGiveTheSameNumbers) {
   TrialConfig t = MakeTrialConfig(s);
   SelfCommunicator comm;
   TrainContext ctx;
-  ctx.checkpoint_dir = TempDir("read5quiet");
+  ctx.checkpoint_dir = RunDir("read5quiet");
   ctx.loss_read_every = 5;
   TrainResult c = RunTrial(t, task, comm, ctx, TrainHooks());
   EXPECT_EQ(c.metrics.at("loss.final"), a.metrics.at("loss.final"));
   // A stop reads the pending losses before the checkpoint: resuming from it ends the same.
-  std::string dir = TempDir("read5resume");
+  std::string dir = RunDir("read5resume");
   int calls = 0;
   std::vector<std::pair<int64_t, double>> unused;
   TrainResult first = run(
@@ -281,7 +281,7 @@ TEST(Trainer, DeferredLossReadsStillNameTheNanStep) {
   TrialConfig t = MakeTrialConfig(s);
   SelfCommunicator comm;
   TrainContext ctx;
-  ctx.checkpoint_dir = TempDir("nandeferred");
+  ctx.checkpoint_dir = RunDir("nandeferred");
   ctx.loss_read_every = 8;
   try {
     RunTrial(t, task, comm, ctx, TrainHooks());
