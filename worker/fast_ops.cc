@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cmath>
@@ -349,6 +350,16 @@ bool IsDenseFloatCpu(const torch::Tensor& t) {
 
 }  // namespace
 
+// A parameter's key in torch::optim::Optimizer::state(): libtorch 1.x keys by the
+// TensorImpl's address printed as a string, 2.x by the address itself.
+#if TORCH_VERSION_MAJOR >= 2
+OptimizerStateKeyT OptimizerStateKey(const torch::Tensor& p) { return p.unsafeGetTensorImpl(); }
+#else
+OptimizerStateKeyT OptimizerStateKey(const torch::Tensor& p) {
+  return c10::guts::to_string(p.unsafeGetTensorImpl());
+}
+#endif
+
 bool ClipAndAdamWStep(torch::optim::AdamW& optimizer, double max_norm) {
   torch::NoGradGuard no_grad;
   // Check everything first: either the whole step runs here or none of it.
@@ -357,7 +368,7 @@ bool ClipAndAdamWStep(torch::optim::AdamW& optimizer, double max_norm) {
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       if (!IsDenseFloatCpu(p) || !IsDenseFloatCpu(p.grad())) return false;
-      auto it = optimizer.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      auto it = optimizer.state().find(OptimizerStateKey(p));
       if (it != optimizer.state().end()) {
         auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
         if (!IsDenseFloatCpu(st.exp_avg()) || !IsDenseFloatCpu(st.exp_avg_sq()) ||
@@ -392,7 +403,7 @@ bool ClipAndAdamWStep(torch::optim::AdamW& optimizer, double max_norm) {
     const auto& o = static_cast<torch::optim::AdamWOptions&>(group.options());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const auto key = OptimizerStateKey(p);
       auto it = optimizer.state().find(key);
       if (it == optimizer.state().end()) {  // as AdamW::step initialises its state
         auto st = std::make_unique<torch::optim::AdamWParamState>();

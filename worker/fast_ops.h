@@ -12,7 +12,9 @@
 #pragma once
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
+#include <string>
 #include <vector>
 
 namespace revsweep {
@@ -45,6 +47,15 @@ bool CausalAttentionPackedIsFast(const torch::Tensor& qkv);
 // passes over the (M, V) logits, a large part of a small model's step). Falls back to
 // libtorch for anything but (M, V) float32 CPU logits; targets (M) int64, each in [0, V).
 torch::Tensor CrossEntropySum(const torch::Tensor& logits, const torch::Tensor& targets);
+
+// A parameter's key in torch::optim::Optimizer::state(): libtorch 1.x keys by the TensorImpl's
+// address printed as a string, 2.x by the address itself.
+#if TORCH_VERSION_MAJOR >= 2
+using OptimizerStateKeyT = void*;
+#else
+using OptimizerStateKeyT = std::string;
+#endif
+OptimizerStateKeyT OptimizerStateKey(const torch::Tensor& p);
 
 // Gradient clipping and one AdamW step in two passes over each parameter, instead of
 // libtorch 1.13's ~15 tensor operations per parameter (each with its dispatch and a scalar

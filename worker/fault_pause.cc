@@ -12,7 +12,8 @@
 namespace revsweep {
 
 bool MaybeFaultPause(const FaultPausePoint& p, int64_t step,
-                     const std::function<bool()>& stop_requested) {
+                     const std::function<bool()>& stop_requested,
+                     const std::function<void()>& on_pause) {
   if (p.dir.empty()) return false;
   namespace fs = std::filesystem;
   const fs::path dir(p.dir);
@@ -38,6 +39,7 @@ bool MaybeFaultPause(const FaultPausePoint& p, int64_t step,
   fs::rename(tmp, marker, ec);
   if (ec)
     fprintf(stderr, "fault pause: cannot write %s: %s\n", marker.c_str(), ec.message().c_str());
+  if (on_pause) on_pause();
   while (fs::exists(control, ec) && !(stop_requested && stop_requested()))
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   fs::remove(marker, ec);

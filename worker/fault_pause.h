@@ -31,8 +31,12 @@ struct FaultPausePoint {
 };
 
 // Called after a step with the trial's step count `step` (>= 1). Returns true when it paused;
-// throws for a fail control file.
+// throws for a fail control file. `on_pause` (may be empty) runs once before the wait: the
+// trainer reports its progress there, so the coordinator knows where a paused trial stands
+// (its regroup and ETA decisions need a progress report, and a trial that reaches its pause
+// point within one report period would otherwise have sent none).
 bool MaybeFaultPause(const FaultPausePoint& p, int64_t step,
-                     const std::function<bool()>& stop_requested);
+                     const std::function<bool()>& stop_requested,
+                     const std::function<void()>& on_pause = nullptr);
 
 }  // namespace revsweep

@@ -276,6 +276,21 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
   };
   // bf16 autocast (CUDA or CPU): matmuls in bf16, master weights and optimizer state in fp32.
   const bool autocast = opt.precision == "bf16";
+  // The leader's progress report (hooks.on_progress): steps, mean loss and tokens/s since the
+  // last one.
+  auto report_progress = [&](Clock::time_point now) {
+    ProgressRow p;
+    p.trial_id = trial.id;
+    p.step = state.step;
+    p.total_steps = total_steps;
+    p.loss = report_loss_sum / std::max<int64_t>(1, report_n);
+    p.tokens_per_s = report_tokens / std::max(1e-9, Seconds(last_report, now));
+    p.elapsed_s = state.train_seconds + Seconds(t_start, now);
+    hooks.on_progress(p, {{state.step, p.loss}});
+    last_report = now;
+    report_loss_sum = report_tokens = 0;
+    report_n = 0;
+  };
 
   const FaultPausePoint fault_pause{opt.fault_pause_dir, trial.id, ctx.world_rank,
                                     ctx.attempt_number, result.start_step};
@@ -350,7 +365,10 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     state.step = step + 1;
     report_tokens += static_cast<double>(global_tokens);
 
-    MaybeFaultPause(fault_pause, state.step, hooks.stop_requested);  // test only; "" = off
+    // Test only ("" = off). The leader reports where it pauses before it waits.
+    MaybeFaultPause(fault_pause, state.step, hooks.stop_requested, [&] {
+      if (leader && hooks.on_progress) report_progress(Clock::now());
+    });
     const auto now = Clock::now();
     const bool stop_here = hooks.stop_requested && hooks.stop_requested();
     const bool ckpt_due =
@@ -381,17 +399,7 @@ TrainResult RunTrial(const TrialConfig& trial, const TokenizedTask& task, Commun
     if (leader && hooks.on_progress &&
         (Seconds(last_report, now) >= hooks.progress_every_s || state.step == total_steps ||
          stop)) {
-      ProgressRow p;
-      p.trial_id = trial.id;
-      p.step = state.step;
-      p.total_steps = total_steps;
-      p.loss = report_loss_sum / std::max<int64_t>(1, report_n);
-      p.tokens_per_s = report_tokens / std::max(1e-9, Seconds(last_report, now));
-      p.elapsed_s = state.train_seconds + Seconds(t_start, now);
-      hooks.on_progress(p, {{state.step, p.loss}});
-      last_report = now;
-      report_loss_sum = report_tokens = 0;
-      report_n = 0;
+      report_progress(now);
     }
     if (stop) {
       result.preempted = true;

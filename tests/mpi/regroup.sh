@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # mpi tier: moldable groups. Two trials on 2 ranks with resources.group_size_max 2: a short
-# one (1 epoch) and a long one (60 epochs, ~60x the work, so it is still training when the
-# short one ends on any machine: the two slow down alike). When the short trial ends its rank
-# idles, and the coordinator regroups the long trial: it checkpoints, its attempt is recorded
+# one (1 epoch, 6 steps) and a long one (60 epochs). The long one is held at step 20 by a pause
+# point (train.fault_pause_dir: pause.step20, which the short trial never reaches), so it is
+# still running when the short one ends however fast the machine is: no race between the two.
+# When the short trial ends its rank idles, and the coordinator regroups the long trial: the
+# Cancel releases the pause, the trial checkpoints at step 20, its attempt is recorded
 # `preempted` ("regrouped onto more ranks", no retry budget spent, the job goes on), and it
 # resumes from that checkpoint on both ranks. Then the same sweep again with rigid groups
 # (group_size_max 0, same trial ids: resources are not identity) in another store.
@@ -16,15 +18,21 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/test_lib.bash"
 tl_begin regroup
 
 SWEEP=regroup
-make_cfg() { # FILE GROUP_SIZE_MAX STORE
-  write_config "$1" "$SWEEP" resources.group_size_max="$2" run.regroup_min_remaining_s=0.001 \
-    train.checkpoint_every_steps=0 "run.store=$3"
-  cat >>"$1" <<'EOF2'
+make_cfg() { # FILE GROUP_SIZE_MAX STORE [KEY=VALUE...]
+  local file=$1 max=$2 store=$3
+  shift 3
+  write_config "$file" "$SWEEP" resources.group_size_max="$max" run.regroup_min_remaining_s=0.001 \
+    train.checkpoint_every_steps=0 "run.store=$store" "$@"
+  cat >>"$file" <<'EOF2'
 search:
   grid: {train.epochs: [1, 60]}
 EOF2
 }
-make_cfg "$T/mold.yaml" 2 "$T/mold.db"
+# Only the moldable run pauses (nothing would release a rigid run's pause); the key is not part
+# of a trial's identity, so both runs have the same trial ids.
+mkdir -p "$T/ctl"
+touch "$T/ctl/pause.step20"
+make_cfg "$T/mold.yaml" 2 "$T/mold.db" "train.fault_pause_dir=$T/ctl"
 make_cfg "$T/rigid.yaml" 0 "$T/rigid.db"
 
 t0=$SECONDS
@@ -47,6 +55,8 @@ assert_sql "$T/mold.db" "SELECT (SELECT start_step FROM attempts WHERE trial_id 
   "attempt 2 resumed at the step attempt 1 checkpointed"
 assert_sql "$T/mold.db" "SELECT count(*) FROM attempts WHERE outcome = 'done'" 2 \
   "each trial done once"
+assert_sql "$T/mold.db" "SELECT end_step FROM attempts WHERE trial_id = '$LONG' ORDER BY id LIMIT 1" \
+  20 "the regroup checkpointed the long trial at its pause point"
 
 t0=$SECONDS
 tl_run 600 "$T/rigid.log" "$RS" run "$T/rigid.yaml" --ranks 2

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <vector>
 
@@ -112,10 +113,8 @@ TEST(FastOps, ClipAndAdamWStepMatchesLibtorch) {
   }
   // The state is the optimizer's own: same step counts and moments.
   for (size_t i = 0; i < a.size(); ++i) {
-    auto& sa = static_cast<torch::optim::AdamWParamState&>(
-        *oa.state().at(c10::guts::to_string(a[i].unsafeGetTensorImpl())));
-    auto& sb = static_cast<torch::optim::AdamWParamState&>(
-        *ob.state().at(c10::guts::to_string(b[i].unsafeGetTensorImpl())));
+    auto& sa = static_cast<torch::optim::AdamWParamState&>(*oa.state().at(OptimizerStateKey(a[i])));
+    auto& sb = static_cast<torch::optim::AdamWParamState&>(*ob.state().at(OptimizerStateKey(b[i])));
     EXPECT_EQ(sa.step(), sb.step());
     EXPECT_LT(MaxDiff(sa.exp_avg(), sb.exp_avg()), 1e-6);
     EXPECT_LT(MaxDiff(sa.exp_avg_sq(), sb.exp_avg_sq()), 1e-6);
@@ -159,8 +158,13 @@ torch::Tensor PaddedAttention(const torch::Tensor& qkv, const std::vector<int64_
   auto heads = [&](const torch::Tensor& t) {
     return t.view({B, T, n_head, C / n_head}).transpose(1, 2);
   };
+#if TORCH_VERSION_MAJOR >= 2
+  auto y = at::scaled_dot_product_attention(heads(parts[0]), heads(parts[1]), heads(parts[2]), {},
+                                            0.0, /*is_causal=*/true);
+#else
   auto y = std::get<0>(at::_scaled_dot_product_attention(heads(parts[0]), heads(parts[1]),
                                                          heads(parts[2]), {}, 0.0, false, true));
+#endif
   return y.transpose(1, 2).contiguous().view({B * T, C}).index_select(0, rows_t);
 }
 
