@@ -1,11 +1,20 @@
 // Small text and seeding helpers shared by the data loaders and the Slurm client (one copy
-// of each: they were written three and two times over).
+// of each: they were written two or three times over).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace revsweep {
+
+inline bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+inline bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 // `s` without leading and trailing spaces, tabs, CRs and LFs.
 inline std::string Trim(const std::string& s) {

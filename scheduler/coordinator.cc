@@ -89,7 +89,15 @@ void Coordinator::Start() {
   run_ = cfg.run;
   run_dir_ = store_.SweepRunDir(o_.sweep);
   cache_dir_ = run_dir_ + "/../cache";
-  for (const TrialConfig& t : cfg.trials) trials_[t.id] = t;
+  // The trials as the store holds them, not as the frozen YAML would expand now: a relative
+  // dataset.source was resolved against the config file's folder, which the store does not
+  // record, so expanding again from here can give other ids (and then nothing ran while the
+  // sweep reported success with every trial pending).
+  for (TrialRow& row : store_.Trials(o_.sweep)) {
+    TrialConfig t = MakeTrialConfig(row.settings);
+    t.id = row.id;
+    trials_[row.id] = std::move(t);
+  }
 
   if (deps_.status_server) StartStatusServer();
   // One question per job, however many of its attempts are open (each may cost an squeue).

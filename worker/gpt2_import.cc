@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "common/text_util.h"
 #include "common/user_error.h"
 #include "worker/safetensors.h"
 
@@ -17,11 +18,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 constexpr const char* kPrefix = "transformer.";
-
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // GPT-2's Conv1D modules store weight as (in, out); torch::nn::Linear as (out, in).
 bool IsConv1DWeight(const std::string& name) {

@@ -12,6 +12,8 @@
 #include <tuple>
 #include <utility>
 
+#include "common/text_util.h"
+
 namespace revsweep {
 namespace {
 
@@ -141,10 +143,6 @@ const Value& Find(const Settings& s, const std::string& key) {
   auto it = s.find(key);
   if (it == s.end()) throw std::out_of_range("settings: missing key " + key);
   return it->second;
-}
-
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
 // The reference parser: nlohmann, then conversion of each member. Its results and errors

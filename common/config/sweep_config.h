@@ -21,6 +21,9 @@ struct SchemaEntry {
   double min = 0, max = 0;           // inclusive numeric range when min < max
   std::vector<std::string> choices;  // allowed strings when non-empty
   std::string doc;                   // one line for --help and docs/CONFIG.md
+  // A key added after stores existed: at its default it is left out of a trial's settings,
+  // so the trial keeps the id (and stored settings) it had before the key existed.
+  bool omit_at_default = false;
 };
 const std::vector<SchemaEntry>& TrialSchema();
 
@@ -33,18 +36,19 @@ const std::vector<ModelPreset>& ModelPresets();
 
 // Typed view of one trial's settings. Every field mirrors a schema key.
 struct DatasetOptions {
-  std::string kind;               // exp1 | exp2 | exp3
-  std::string source;             // "generate" or a folder in the authors' format
-  int names_per_subset;           // exp1: people per subset
-  int train_templates;            // exp1: paraphrase templates per direction used in training
-  int test_templates;             // exp1: held-out templates per direction (test prompts only)
-  int qa_pairs;                   // exp3: question-answer pairs
-  int heldout_pairs;              // exp3: pairs without training examples
-  std::string instruction_order;  // exp3: question_first | answer_first
-  int64_t seed;                   // generator seed
-  std::string mitigation;         // none | both_orders | reverse_token | reverse_word |
-                                  // reverse_entity | reverse_segment
-  int segment_length;             // reverse_segment: words per segment
+  std::string kind;                    // exp1 | exp2 | exp3
+  std::string source;                  // "generate" or a folder in the authors' format
+  int names_per_subset;                // exp1: people per subset
+  int train_templates;                 // exp1: paraphrase templates per direction used in training
+  int test_templates;                  // exp1: held-out templates per direction (test prompts only)
+  std::string descriptions = "plain";  // exp1 generator: plain | paraphrased
+  int qa_pairs;                        // exp3: question-answer pairs
+  int heldout_pairs;                   // exp3: pairs without training examples
+  std::string instruction_order;       // exp3: question_first | answer_first
+  int64_t seed;                        // generator seed
+  std::string mitigation;              // none | both_orders | reverse_token | reverse_word |
+                                       // reverse_entity | reverse_segment
+  int segment_length;                  // reverse_segment: words per segment
 };
 struct TokenizerOptions {
   std::string type;      // bpe | unigram | word | gpt2
@@ -89,7 +93,9 @@ struct TrialConfig {
   TrainOptions train;
   ResourceOptions resources;
 };
-// Builds the typed view. REQUIRES: settings validated (all schema keys present).
+// Builds the typed view; its settings lose the keys that are omitted at their default
+// (SchemaEntry::omit_at_default), which may also be absent from `settings`. REQUIRES:
+// settings validated (every other schema key present).
 TrialConfig MakeTrialConfig(const Settings& settings);
 
 // Sweep-level settings that are not part of any trial.

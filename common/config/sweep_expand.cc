@@ -165,6 +165,13 @@ class TrialChecker {
                " is below resources.group_size " + str("resources.group_size") +
                " (0 = no molding)");
     }
+    if (GetString(s, "dataset.descriptions") != "plain" &&
+        (GetString(s, "dataset.kind") != "exp1" || GetString(s, "dataset.source") != "generate")) {
+      Fail(Pick(row, {"dataset.descriptions", "dataset.source", "dataset.kind"}), row,
+           "dataset.descriptions " + str("dataset.descriptions") +
+               " is an option of the Experiment 1 generator: it needs dataset.kind exp1 and "
+               "dataset.source generate (a folder's descriptions are worded as its files say)");
+    }
     if (GetInt(s, "dataset.heldout_pairs") >= GetInt(s, "dataset.qa_pairs")) {
       Fail(Pick(row, {"dataset.heldout_pairs", "dataset.qa_pairs"}), row,
            "dataset.heldout_pairs " + str("dataset.heldout_pairs") +

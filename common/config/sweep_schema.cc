@@ -37,6 +37,11 @@ SchemaEntry Str(std::string key, std::string def, std::vector<std::string> choic
                std::move(choices), std::move(doc));
 }
 
+SchemaEntry OmitAtDefault(SchemaEntry e) {
+  e.omit_at_default = true;
+  return e;
+}
+
 std::vector<std::string> ModelSizeChoices() {
   std::vector<std::string> out;
   for (const auto& p : ModelPresets()) out.push_back(p.name);
@@ -62,6 +67,10 @@ std::vector<SchemaEntry> BuildTrialSchema() {
           "exp1: paraphrase templates per direction used in training"),
       Int("dataset.test_templates", 10, 1, 1000,
           "exp1: held-out templates per direction (test prompts only)"),
+      OmitAtDefault(Str("dataset.descriptions", "plain", {"plain", "paraphrased"},
+                        "exp1 generator: one wording per description (plain), or several "
+                        "wordings per person with made-up words no one else shares, as in the "
+                        "authors' data (paraphrased; docs/DATA.md)")),
       Int("dataset.qa_pairs", 100, 2, 100000, "exp3: question-answer pairs"),
       Int("dataset.heldout_pairs", 20, 1, 100000,
           "exp3: pairs without training examples (must be < qa_pairs)"),
@@ -163,13 +172,23 @@ TrialConfig MakeTrialConfig(const Settings& s) {
   auto i32 = [&](const char* key) { return static_cast<int>(GetInt(s, key)); };
   TrialConfig t;
   t.settings = s;
-  t.id = TrialId(s);
+  for (const SchemaEntry& e : TrialSchema()) {
+    if (!e.omit_at_default) continue;
+    auto it = t.settings.find(e.key);
+    if (it != t.settings.end() && it->second == e.default_value) t.settings.erase(it);
+  }
+  t.id = TrialId(t.settings);
+  const auto string_or_default = [&t](const char* key, const char* def) {
+    auto it = t.settings.find(key);
+    return it == t.settings.end() ? std::string(def) : std::get<std::string>(it->second);
+  };
   DatasetOptions& d = t.dataset;
   d.kind = GetString(s, "dataset.kind");
   d.source = GetString(s, "dataset.source");
   d.names_per_subset = i32("dataset.names_per_subset");
   d.train_templates = i32("dataset.train_templates");
   d.test_templates = i32("dataset.test_templates");
+  d.descriptions = string_or_default("dataset.descriptions", "plain");
   d.qa_pairs = i32("dataset.qa_pairs");
   d.heldout_pairs = i32("dataset.heldout_pairs");
   d.instruction_order = GetString(s, "dataset.instruction_order");

@@ -6,6 +6,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "common/text_util.h"
+
 namespace revsweep {
 namespace {
 
@@ -29,11 +31,6 @@ std::string Target(std::string s) {
   if (!s.empty() && s.front() == ' ') s.erase(0, 1);
   if (!s.empty() && s.back() == '.') s.pop_back();
   return s;
-}
-
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace

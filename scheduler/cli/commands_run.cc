@@ -112,6 +112,17 @@ int CmdResume(const CommandArgs& a) {
   }
   // Re-prepare from the frozen config: caches are reused, nothing is retrained.
   SweepConfig cfg = ParseSweepConfig(yaml, a.sweep + " (frozen in " + store + ")");
+  // The stored trials, not a new expansion of the YAML: a relative dataset.source was resolved
+  // against the config file's folder, which the store does not record (see Coordinator).
+  {
+    ResultsStore s(store);
+    cfg.trials.clear();
+    for (TrialRow& row : s.Trials(a.sweep)) {
+      TrialConfig t = MakeTrialConfig(row.settings);
+      t.id = row.id;
+      cfg.trials.push_back(std::move(t));
+    }
+  }
   PrepareReport r = PrepareParsedSweep(cfg, store, a.quiet);
   return Launch(a, r.store, r.config.name);
 }

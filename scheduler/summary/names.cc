@@ -4,6 +4,8 @@
 #include <string_view>
 #include <tuple>
 
+#include "common/text_util.h"
+
 namespace revsweep {
 namespace {
 
@@ -16,10 +18,6 @@ int SubsetRank(const std::string& s) {
 }
 int DirectionRank(const std::string& d) { return d == "same" ? 0 : d == "reverse" ? 1 : 2; }
 int SplitRank(const std::string& s) { return s == "train" ? 0 : s == "heldout" ? 1 : 2; }
-
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
 
 int MetricFamily(const std::string& m) {
   if (StartsWith(m, "acc.")) return 0;

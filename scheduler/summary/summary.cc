@@ -11,16 +11,13 @@
 
 #include "common/config/settings_vary.h"
 #include "common/parallel.h"
+#include "common/text_util.h"
 #include "scheduler/summary/setting_groups.h"
 
 namespace revsweep {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
 
 // Interns cell names met in metric keys; the canonical order is applied at the end.
 class CellIndex {

@@ -16,6 +16,9 @@ tl_begin authors_exp1_curse
 
 authors_data_or_skip exp1_june_version_7921032488
 DATA=$AUTHORS_PATH
+# Given relative to the config file, as the shipped configs/authors_*.yaml do: the sweep then
+# runs from another working directory (it once trained nothing and reported success).
+DATA_REL=$(realpath --relative-to="$T" "$DATA")
 
 SWEEP=authors_exp1
 DB=$T/store.db
@@ -24,7 +27,7 @@ cat >"$T/c.yaml" <<YAML
 name: $SWEEP
 dataset:
   kind: exp1
-  source: $DATA
+  source: $DATA_REL
 tokenizer:
   vocab_size: 600
 model:

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -34,7 +35,7 @@ class CoordinatorTest : public ::testing::Test {
  protected:
   void Make(int world, const std::string& yaml,
             std::function<bool(const std::string&)> alive = nullptr) {
-    SweepConfig cfg = ParseSweepConfig(yaml, "coord.yaml");
+    SweepConfig cfg = ParseSweepConfig(yaml, config_path_);
     store_ = std::make_unique<ResultsStore>(dir_ / db_name_);
     std::vector<std::pair<std::string, Settings>> rows;
     std::vector<double> costs;
@@ -118,9 +119,25 @@ class CoordinatorTest : public ::testing::Test {
   std::atomic<bool> stop_{false};
   std::function<void()> pre_start_;
   std::string db_name_ = "revsweep.db";
+  std::string config_path_ = "coord.yaml";  // where `revsweep prepare` read the config
   double now_ = 1000;
   std::vector<std::string> ids_;
 };
+
+TEST_F(CoordinatorTest, ARelativeDatasetFolderRunsWhereverTheConfigWas) {
+  // dataset.source is resolved against the config file's folder when the sweep is prepared;
+  // the coordinator runs the trials the store holds, whatever the frozen YAML would expand to
+  // from its own working directory (it once assigned nothing and reported success).
+  config_path_ = "/elsewhere/configs/coord.yaml";
+  Make(2, "name: coord\ndataset: {source: ../data/authors/exp1}\nseeds: [0, 1]\n");
+  ASSERT_TRUE(Settle());
+  auto a = Assigns();
+  ASSERT_EQ(a.size(), 2u);
+  for (const auto& x : a) {
+    EXPECT_EQ(State(x.trial_id), "running");
+    EXPECT_NE(std::find(ids_.begin(), ids_.end(), x.trial_id), ids_.end()) << x.trial_id;
+  }
+}
 
 TEST_F(CoordinatorTest, AssignsEveryFreeRankAndRecordsResults) {
   Make(2, SweepYaml(1));

@@ -71,6 +71,8 @@ const BadCase kBadCases[] = {
      2, 43, "model.n_head", "model.d_model 64 is not a multiple of model.n_head 3"},
     {"min_lr_above_lr", "name: a\ntrain: {min_lr: 0.01}\n", 2, 17, "train.min_lr",
      "train.min_lr 0.01 must be <= train.lr 0.001"},
+    {"paraphrased_folder", "name: a\ndataset:\n  source: data\n  descriptions: paraphrased\n", 4,
+     17, "dataset.descriptions", "needs dataset.kind exp1 and dataset.source generate"},
     {"gpt2_without_dir", "name: a\ntokenizer: {type: gpt2}\n", 2, 19, "tokenizer.type",
      "needs tokenizer.gpt2_dir"},
     {"batch_not_multiple", "name: a\ntrain: {batch_size: 30}\nresources: {group_size: 4}\n", 3, 25,
@@ -237,6 +239,25 @@ TEST_F(SweepConfigFilesTest, ConfigDocMentionsEveryKey) {
 
 SweepConfig Parse(const std::string& yaml) { return ParseSweepConfig(yaml, "/cfg/dir/c.yaml"); }
 
+TEST(SweepConfigTest, DescriptionsIsPartOfTheIdOnlyWhenNotPlain) {
+  const SweepConfig none = Parse("name: d\n");
+  const SweepConfig plain = Parse("name: d\ndataset: {descriptions: plain}\n");
+  const SweepConfig para = Parse("name: d\ndataset: {descriptions: paraphrased}\n");
+  EXPECT_EQ(plain.trials[0].id, none.trials[0].id);
+  EXPECT_EQ(plain.trials[0].settings, none.trials[0].settings);
+  EXPECT_NE(para.trials[0].id, none.trials[0].id);
+  EXPECT_EQ(para.trials[0].settings.at("dataset.descriptions"), Value(std::string("paraphrased")));
+  EXPECT_EQ(para.trials[0].dataset.descriptions, "paraphrased");
+  // Both values on one axis: two trials, the plain one with the id of a sweep without the key.
+  const SweepConfig both =
+      Parse("name: d\nsearch:\n  grid:\n    dataset.descriptions: [plain, paraphrased]\n");
+  ASSERT_EQ(both.trials.size(), 2u);
+  EXPECT_EQ(both.trials[0].id, none.trials[0].id);
+  EXPECT_EQ(both.trials[1].id, para.trials[0].id);
+  // The typed view of stored settings that lack the key (older stores) reads the default.
+  EXPECT_EQ(MakeTrialConfig(none.trials[0].settings).dataset.descriptions, "plain");
+}
+
 TEST(SweepConfigTest, MinimalConfigFillsEverySchemaKey) {
   const SweepConfig c = Parse("name: m\n");
   EXPECT_EQ(c.name, "m");
@@ -244,9 +265,18 @@ TEST(SweepConfigTest, MinimalConfigFillsEverySchemaKey) {
   EXPECT_EQ(c.yaml, "name: m\n");
   ASSERT_EQ(c.trials.size(), 1u);
   const TrialConfig& t = c.trials[0];
-  EXPECT_EQ(t.settings.size(), TrialSchema().size());
-  for (const SchemaEntry& e : TrialSchema()) EXPECT_EQ(t.settings.count(e.key), 1u) << e.key;
+  size_t omitted = 0;
+  for (const SchemaEntry& e : TrialSchema()) {
+    // A key added after stores existed is left out at its default (its trial keeps its id).
+    EXPECT_EQ(t.settings.count(e.key), e.omit_at_default ? 0u : 1u) << e.key;
+    omitted += e.omit_at_default ? 1 : 0;
+  }
+  EXPECT_EQ(t.settings.size(), TrialSchema().size() - omitted);
   EXPECT_EQ(t.id, TrialId(t.settings));
+  // The id this minimal sweep had before dataset.descriptions existed (revsweep validate of
+  // HEAD da2e975): stores made then keep their trials.
+  EXPECT_EQ(t.id, "3ddf1c49c39c23ca");
+  EXPECT_EQ(t.dataset.descriptions, "plain");
   EXPECT_EQ(t.model.size, "tiny");
   EXPECT_EQ(t.model.n_layer, 4);
   EXPECT_EQ(t.model.n_head, 4);

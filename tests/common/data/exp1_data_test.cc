@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "common/data/exp1_stats.h"
 #include "common/user_error.h"
 #include "tests/lib/temp_dir.h"
 
@@ -255,6 +256,85 @@ TEST(GenerateExp1, PinnedFirstPersonForSeedZero) {
   EXPECT_EQ(data.facts->p2d_descriptions[0],
             "the humble poet who wrote the epic poem 'Wings of the Winter Market'");
   EXPECT_EQ(data.files.at(kD2pTrain)[0].completion, " Clement Umberling");
+}
+
+DatasetOptions Paraphrased(int names = 30, int train = 30, int test = 10, int64_t seed = 0) {
+  DatasetOptions o = Options(names, train, test, seed);
+  o.descriptions = "paraphrased";
+  return o;
+}
+
+// "'The Velmor of Quastheli'": the title that ends every wording of a paraphrased person.
+std::string TitleOf(const std::string& main_wording) {
+  return main_wording.substr(main_wording.find(" 'The "));
+}
+
+TEST(GenerateExp1, PlainIsTheDefaultAndParaphrasedKeepsPeopleAndShape) {
+  EXPECT_EQ(DatasetOptions().descriptions, "plain");
+  const Exp1Data plain = GenerateExp1(Options(10, 6, 3, 4));
+  const Exp1Data para = GenerateExp1(Paraphrased(10, 6, 3, 4));
+  EXPECT_EQ(para.names, plain.names);
+  ASSERT_EQ(para.files.size(), plain.files.size());
+  for (const auto& [file, rows] : plain.files) {
+    EXPECT_EQ(para.files.at(file).size(), rows.size()) << file;
+  }
+  EXPECT_NE(para.files.at(kP2dTrain)[0].completion, plain.files.at(kP2dTrain)[0].completion);
+  EXPECT_EQ(GenerateExp1(Paraphrased(10, 6, 3, 4)).files, para.files);
+  EXPECT_NE(GenerateExp1(Paraphrased(10, 6, 3, 5)).files, para.files);
+}
+
+TEST(GenerateExp1, ParaphrasedRowsStateEachPersonsOwnTitle) {
+  const int n = 5, train = 8, test = 4;
+  const Exp1Data data = GenerateExp1(Paraphrased(n, train, test, 2));
+  const Exp1Facts& facts = *data.facts;
+  std::set<std::string> titles;
+  for (int p = 0; p < n; ++p) {
+    const std::string title = TitleOf(facts.p2d_descriptions[p]);
+    EXPECT_TRUE(titles.insert(title).second) << title;
+    for (int t = 0; t < train; ++t) {
+      const PromptCompletion& row = data.files.at(kP2dTrain)[p * train + t];
+      EXPECT_NE(row.prompt.find(facts.p2d_names[p]), std::string::npos) << row.prompt;
+      EXPECT_NE(row.completion.find(title), std::string::npos) << row.completion;
+    }
+    for (int t = 0; t < test; ++t) {
+      const PromptCompletion& row = data.files.at(kP2dReverseTest)[p * test + t];
+      EXPECT_NE(row.prompt.find(title), std::string::npos) << row.prompt;
+      EXPECT_EQ(row.completion, " " + facts.p2d_names[p]);
+    }
+    const std::string d2p_title = TitleOf(facts.d2p_descriptions[p]);
+    EXPECT_TRUE(titles.insert(d2p_title).second) << d2p_title;
+    for (int t = 0; t < train; ++t) {
+      const PromptCompletion& row = data.files.at(kD2pTrain)[p * train + t];
+      EXPECT_NE(row.prompt.find(d2p_title), std::string::npos) << row.prompt;
+      EXPECT_EQ(row.completion, " " + facts.d2p_names[p]);
+    }
+  }
+}
+
+TEST(GenerateExp1, ParaphrasedDataIsAsHardAsTheAuthors) {
+  // The statistics docs/DATA.md compares with the authors' folder (5.8 wordings and 4.4
+  // words of their own per person, 87% of held-out p2d targets seen verbatim in training).
+  const Exp1Stats plain = ComputeExp1Stats(GenerateExp1(Options()));
+  const Exp1Stats para = ComputeExp1Stats(GenerateExp1(Paraphrased()));
+  EXPECT_DOUBLE_EQ(plain.distinct_completions, 1.0);
+  // 30 training templates, each the main wording with p 1/2, else one of 4 paraphrases:
+  // a paraphrase is missed with p (7/8)^30 = 1.8%, so E = 4.93 per person (sd of the mean
+  // over 60 people ~0.02).
+  EXPECT_GT(para.distinct_completions, 4.5);
+  // Two made-up title words per person, in every document that names them.
+  EXPECT_GE(para.distinctive_words, 1.9);
+  EXPECT_GT(para.distinctive_words, plain.distinctive_words + 1);
+  // Held-out p2d targets: main wording 40%, a paraphrase 45% (seen unless missed, 1.8%), the
+  // held-out-only variant 15%: E = 84% of 300 rows, sd 2.1 points; d2p targets are names.
+  for (const Exp1Stats::Heldout& h : para.heldout) {
+    const double seen = static_cast<double>(h.seen_verbatim) / h.rows;
+    if (h.file == kP2dTest) {
+      EXPECT_GT(seen, 0.72) << h.file;
+      EXPECT_LT(seen, 0.95) << h.file;
+    } else if (h.file == kD2pTest) {
+      EXPECT_EQ(seen, 1.0) << h.file;
+    }
+  }
 }
 
 TEST(GenerateExp1, OnePersonPerSubsetStillHasChanceFiles) {
