@@ -49,6 +49,22 @@ bool PollRecv(MPI_Comm comm, int source, int tag, std::string* out, int* actual_
 
 namespace {
 
+// One line to stderr in one write(2): ranks share mpirun's output, and glibc 2.41 (Debian 13)
+// writes a long fprintf to unbuffered stderr in 128-byte pieces, so two ranks' warnings
+// interleaved mid-line (seen in the Debian 13 tier's corrupt_checkpoint test). A pipe write
+// of at most PIPE_BUF (4096) bytes is atomic.
+void WriteStderrLine(const std::string& line) {
+  std::string text = line + "\n";
+  const char* p = text.data();
+  size_t left = text.size();
+  while (left > 0) {
+    const ssize_t n = ::write(STDERR_FILENO, p, left);
+    if (n <= 0) return;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
 bool TryRecv(MPI_Comm comm, int source, int tag, std::string* out) {
   int flag = 0;
   MPI_Status st;
@@ -225,7 +241,7 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank, H
     // beside CPU, two members on one GPU) is refused with a message by all of them, before
     // any NCCL communicator exists.
     if (!device.note.empty() && leader)
-      fprintf(stderr, "[trial %s] note: %s\n", a.trial_id.c_str(), device.note.c_str());
+      WriteStderrLine("[trial " + a.trial_id + "] note: " + device.note);
     const std::string refused =
         CheckGroupDevices(GatherMemberDevices(group_comm, world_rank, device));
     if (!refused.empty()) throw UserError("", 0, 0, "resources.group_size", refused);
@@ -280,7 +296,7 @@ void RunAssignment(const WorkerOptions& o, const AssignMsg& a, int world_rank, H
       SendText(o.report_comm, 0, kTagProgress, Encode(m));
     };
     hooks.on_warning = [&](const std::string& w) {
-      fprintf(stderr, "[trial %s] warning: %s\n", a.trial_id.c_str(), w.c_str());
+      WriteStderrLine("[trial " + a.trial_id + "] warning: " + w);
     };
     TrainResult r = RunTrial(trial, task, comm, ctx, hooks);
     end = r.preempted ? TrialEnd::kStopped : TrialEnd::kFinished;
