@@ -89,15 +89,9 @@ void Coordinator::Start() {
   run_ = cfg.run;
   run_dir_ = store_.SweepRunDir(o_.sweep);
   cache_dir_ = run_dir_ + "/../cache";
-  // The trials as the store holds them, not as the frozen YAML would expand now: a relative
-  // dataset.source was resolved against the config file's folder, which the store does not
-  // record, so expanding again from here can give other ids (and then nothing ran while the
-  // sweep reported success with every trial pending).
-  for (TrialRow& row : store_.Trials(o_.sweep)) {
-    TrialConfig t = MakeTrialConfig(row.settings);
-    t.id = row.id;
-    trials_[row.id] = std::move(t);
-  }
+  // The trials as stored, not a new expansion of the frozen YAML (ResultsStore::TrialConfigs):
+  // expanding again once gave other ids, ran nothing and reported success.
+  for (TrialConfig& t : store_.TrialConfigs(o_.sweep)) trials_[t.id] = std::move(t);
 
   if (deps_.status_server) StartStatusServer();
   // One question per job, however many of its attempts are open (each may cost an squeue).

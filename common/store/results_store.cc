@@ -398,6 +398,16 @@ std::vector<TrialRow> ResultsStore::Trials(const std::string& sweep) {
   return out;
 }
 
+std::vector<TrialConfig> ResultsStore::TrialConfigs(const std::string& sweep) {
+  std::vector<TrialConfig> out;
+  for (TrialRow& row : Trials(sweep)) {
+    TrialConfig t = MakeTrialConfig(row.settings);
+    t.id = std::move(row.id);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 std::optional<TrialRow> ResultsStore::Trial(const std::string& id) {
   Stmt s(db_,
          "SELECT t.id, t.settings, t.state, t.cost, t.params, t.attempts, t.last_error, "

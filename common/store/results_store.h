@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/config/settings.h"
+#include "common/config/sweep_config.h"
 
 struct sqlite3;
 
@@ -140,6 +141,10 @@ class ResultsStore {
   std::vector<std::string> SweepNames();
 
   std::vector<TrialRow> Trials(const std::string& sweep);
+  // The sweep's trials as stored, typed, each keyed by its stored id. Runs use these rather than
+  // expanding the frozen YAML again: a relative dataset.source was resolved against the config
+  // file's folder, which the store does not record, so a new expansion can give other ids.
+  std::vector<TrialConfig> TrialConfigs(const std::string& sweep);
   std::optional<TrialRow> Trial(const std::string& id);
   // Every trial of the sweep, narrow (see TrialStateRow), in trial id order; sort by `ord`
   // for store order.

@@ -105,24 +105,16 @@ int CmdResume(const CommandArgs& a) {
   CheckRanks(a);
   const std::string store = a.store.empty() ? DefaultStore() : a.store;
   std::string yaml;
+  std::vector<TrialConfig> trials;  // as stored: see ResultsStore::TrialConfigs
   {
     ResultsStore s(store);
     if (!s.HasSweep(a.sweep)) throw UserError(store, 0, 0, "", "no sweep named '" + a.sweep + "'");
     yaml = s.SweepYaml(a.sweep);
+    trials = s.TrialConfigs(a.sweep);
   }
   // Re-prepare from the frozen config: caches are reused, nothing is retrained.
   SweepConfig cfg = ParseSweepConfig(yaml, a.sweep + " (frozen in " + store + ")");
-  // The stored trials, not a new expansion of the YAML: a relative dataset.source was resolved
-  // against the config file's folder, which the store does not record (see Coordinator).
-  {
-    ResultsStore s(store);
-    cfg.trials.clear();
-    for (TrialRow& row : s.Trials(a.sweep)) {
-      TrialConfig t = MakeTrialConfig(row.settings);
-      t.id = row.id;
-      cfg.trials.push_back(std::move(t));
-    }
-  }
+  cfg.trials = std::move(trials);
   PrepareReport r = PrepareParsedSweep(cfg, store, a.quiet);
   return Launch(a, r.store, r.config.name);
 }
