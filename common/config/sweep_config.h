@@ -47,7 +47,8 @@ struct DatasetOptions {
   std::string instruction_order;       // exp3: question_first | answer_first
   int64_t seed;                        // generator seed
   std::string mitigation;              // none | both_orders | reverse_token | reverse_word |
-                                       // reverse_entity | reverse_segment
+                                       // reverse_entity | reverse_segment |
+                                       // reverse_entity_token
   int segment_length;                  // reverse_segment: words per segment
 };
 struct TokenizerOptions {

@@ -79,7 +79,7 @@ std::vector<SchemaEntry> BuildTrialSchema() {
       Int("dataset.seed", 0, 0, kInt32Max, "dataset generator seed"),
       Str("dataset.mitigation", "none",
           {"none", "both_orders", "reverse_token", "reverse_word", "reverse_entity",
-           "reverse_segment"},
+           "reverse_segment", "reverse_entity_token"},
           "reversal mitigation applied to training documents"),
       Int("dataset.segment_length", 3, 1, 64, "reverse_segment: words per segment"),
 

@@ -132,6 +132,53 @@ std::string ReverseEntities(const std::string& text, const EntityMatcher& matche
   return ReverseUnits(std::move(units));
 }
 
+TokenEntityReverser::TokenEntityReverser(
+    const std::vector<std::vector<std::vector<int32_t>>>& forms) {
+  for (size_t e = 0; e < forms.size(); ++e) {
+    canonical_.push_back(forms[e].empty() ? std::vector<int32_t>{} : forms[e].front());
+    for (const std::vector<int32_t>& f : forms[e]) {
+      if (!f.empty()) by_first_[f.front()].push_back({static_cast<int>(e), f});
+    }
+  }
+}
+
+std::vector<int32_t> TokenEntityReverser::Reverse(const std::vector<int32_t>& ids) const {
+  std::vector<std::pair<size_t, size_t>> units;  // [begin, end) in ids, or an entity (below)
+  std::vector<int> unit_entity;                  // -1: ids[begin, end) as they are
+  size_t i = 0;
+  while (i < ids.size()) {
+    size_t len = 1;
+    int entity = -1;
+    auto it = by_first_.find(ids[i]);
+    if (it != by_first_.end()) {
+      for (const Spelling& s : it->second) {
+        const size_t k = s.ids.size();
+        if (k < len || (k == len && entity >= 0) || i + k > ids.size()) continue;
+        if (std::equal(s.ids.begin(), s.ids.end(), ids.begin() + static_cast<ptrdiff_t>(i))) {
+          len = k;
+          entity = s.entity;
+        }
+      }
+    }
+    units.emplace_back(i, i + len);
+    unit_entity.push_back(entity);
+    if (entity >= 0) ++kept_;
+    i += len;
+  }
+  std::vector<int32_t> out;
+  out.reserve(ids.size());
+  for (size_t u = units.size(); u-- > 0;) {
+    if (unit_entity[u] >= 0) {
+      const std::vector<int32_t>& c = canonical_[unit_entity[u]];
+      out.insert(out.end(), c.begin(), c.end());
+    } else {
+      out.insert(out.end(), ids.begin() + static_cast<ptrdiff_t>(units[u].first),
+                 ids.begin() + static_cast<ptrdiff_t>(units[u].second));
+    }
+  }
+  return out;
+}
+
 std::vector<size_t> SegmentLengths(size_t n_words, int max_length, uint64_t stream_seed) {
   std::vector<size_t> lengths;
   const uint64_t max = static_cast<uint64_t>(std::max(1, max_length));
@@ -210,8 +257,9 @@ void AppendReversedCopies(const std::string& mitigation, const std::vector<std::
 }
 
 bool IsKnownMitigation(const std::string& mitigation) {
-  static const char* const kNames[] = {"none",         "both_orders",    "reverse_token",
-                                       "reverse_word", "reverse_entity", "reverse_segment"};
+  static const char* const kNames[] = {
+      "none",           "both_orders",     "reverse_token",       "reverse_word",
+      "reverse_entity", "reverse_segment", "reverse_entity_token"};
   for (const char* name : kNames) {
     if (mitigation == name) return true;
   }

@@ -8,6 +8,10 @@
 //   reverse_segment  words cut into consecutive segments of random length 1..segment_length
 //                    (Golovneva et al. 2024), segment order reversed, words inside kept
 //   reverse_token    nothing here: TextTask.token_reverse asks the tokenizer stage for it
+//   reverse_entity_token  also at the tokenizer stage (TokenEntityReverser): the token order
+//                    reversed, each name's tokens kept whole. With one token per word this is
+//                    reverse_entity with punctuation as units of its own ("Quill ," -> ", Ada
+//                    Quill"), as word-level replications reverse
 //   both_orders      Experiment 1: the other-order statement of every p2d and d2p fact
 #pragma once
 
@@ -51,6 +55,31 @@ class EntityMatcher {
 
 std::string ReverseWords(const std::string& text);
 std::string ReverseEntities(const std::string& text, const EntityMatcher& matcher);
+
+// reverse_entity_token on token ids: a document's tokens in reverse order, except that each
+// entity stays one unit in reading order. An entity is found by any of its spellings
+// (`forms[e]`: token sequences, e.g. the name with and without a leading space, since a
+// name that opens a document has none) and written as its first spelling, so the reversed
+// copies use one token sequence per name wherever it stood. The longest spelling at a
+// position wins; tokens that spell no entity are single units.
+class TokenEntityReverser {
+ public:
+  explicit TokenEntityReverser(const std::vector<std::vector<std::vector<int32_t>>>& forms);
+
+  std::vector<int32_t> Reverse(const std::vector<int32_t>& ids) const;
+  // Entities kept whole over all Reverse calls so far (a name split another way inside a
+  // document, as a subword tokenizer may, is not found and is reversed token by token).
+  int64_t kept() const { return kept_; }
+
+ private:
+  struct Spelling {
+    int entity;
+    std::vector<int32_t> ids;
+  };
+  std::vector<std::vector<int32_t>> canonical_;                  // entity -> its first spelling
+  std::unordered_map<int32_t, std::vector<Spelling>> by_first_;  // first token -> spellings
+  mutable int64_t kept_ = 0;
+};
 
 // Segment lengths for `n_words` words: each drawn from [1, max_length] by a std::mt19937_64
 // seeded with `stream_seed`; the last one is cut to fit. Pure in its arguments.

@@ -313,7 +313,8 @@ TextTask BuildTextTask(const DatasetOptions& options) {
   } else {
     throw UserError("", 0, 0, "dataset.kind", "unknown kind \"" + options.kind + "\"");
   }
-  task.token_reverse = options.mitigation == "reverse_token";
+  task.token_reverse_keeps_entities = options.mitigation == "reverse_entity_token";
+  task.token_reverse = options.mitigation == "reverse_token" || task.token_reverse_keeps_entities;
   AppendReversedCopies(options.mitigation, task.entities, options.segment_length, options.seed,
                        &task.train);
   return task;

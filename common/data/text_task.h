@@ -58,8 +58,11 @@ struct TextTask {
   std::vector<EvalSet> evals;
   std::vector<EvalSet> chance;             // randomized completions (chance baseline)
   std::vector<LikelihoodItem> likelihood;  // Experiment 1: p2d reverse
-  std::vector<std::string> entities;       // names, kept whole by reverse_entity
-  bool token_reverse = false;              // mitigation reverse_token: done on token ids
+  std::vector<std::string> entities;       // names, kept whole by reverse_entity(_token)
+  // reverse_token and reverse_entity_token are done on token ids, by the tokenizer stage:
+  // a reversed copy of every document, with entities kept whole for the latter.
+  bool token_reverse = false;
+  bool token_reverse_keeps_entities = false;
 };
 
 // Builds the task for a trial's dataset options: generates (source "generate") or loads the

@@ -11,6 +11,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "common/data/mitigation.h"
 #include "common/data/text_task.h"
 #include "common/data/token_cache.h"
 #include "common/data/trial_data.h"
@@ -187,13 +188,19 @@ PreparedData PrepareTrialData(const TrialConfig& trial, const std::string& cache
     for (const TextDoc& d : text.train)
       tok.train.push_back({encode(d.prompt), encode(d.completion)});
     if (text.token_reverse) {
-      // Reverse training by token (Golovneva et al. 2024): a reversed copy of every document.
+      // Reverse training by token (Golovneva et al. 2024): a reversed copy of every document,
+      // for reverse_entity_token with each name's tokens kept whole, spelled as after a word
+      // (" Ada Quill", the form the evaluation's targets have) wherever it stood.
+      std::vector<std::vector<TokenIds>> forms;
+      if (text.token_reverse_keeps_entities) {
+        for (const std::string& e : text.entities) forms.push_back({encode(" " + e), encode(e)});
+      }
+      const TokenEntityReverser reverser(forms);
       size_t n = tok.train.size();
       for (size_t i = 0; i < n; ++i) {
         TokenIds all = tok.train[i].prompt;
         all.insert(all.end(), tok.train[i].completion.begin(), tok.train[i].completion.end());
-        std::reverse(all.begin(), all.end());
-        tok.train.push_back({{}, all});
+        tok.train.push_back({{}, reverser.Reverse(all)});
       }
     }
     if (!text.entities.empty()) {

@@ -39,21 +39,16 @@ void ProgressLine::Update() {
     // Narrow rows (one range scan): cheap even for 100k trials; loss and tokens/s come from
     // the few running trials' progress rows.
     auto trials = s.TrialStates(sweep_);
-    double total_cost = 0, done_cost = 0;
     int done = 0, running = 0, failed = 0;
     double loss = 0, tps = 0;
     for (const auto& t : trials) {
-      total_cost += t.cost;
       if (t.state == TrialState::kDone) {
-        done_cost += t.cost;
         ++done;
       } else if (t.state == TrialState::kFailed) {
-        total_cost -= t.cost;
         ++failed;
       } else if (t.state == TrialState::kRunning) {
         ++running;
         if (t.has_progress && t.total_steps > 0) {
-          done_cost += t.cost * t.step / t.total_steps;
           if (auto p = s.TrialProgress(t.id)) {
             loss += p->loss;
             tps += p->tokens_per_s;
@@ -61,10 +56,11 @@ void ProgressLine::Update() {
         }
       }
     }
-    // ETA from work (cost-weighted) finished during this run so far.
-    const double frac = total_cost > 0 ? done_cost / total_cost : 0;
-    const double elapsed = now - start_;
-    const double eta = frac > 0.001 ? elapsed * (1 - frac) / frac : NAN;
+    // Fraction and ETA as `revsweep status` gives them (EstimateEta): from each trial's own
+    // training time, so trials an earlier run finished do not make the rest look quick.
+    const EtaEstimate e = EstimateEta(trials);
+    const double frac = e.fraction;
+    const double eta = e.eta_known ? e.eta_s : NAN;
     const int width = 24;
     std::string bar(static_cast<size_t>(width * frac + 0.5), '#');
     bar.resize(width, '.');

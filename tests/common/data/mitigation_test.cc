@@ -142,9 +142,33 @@ TEST(AppendReversedCopies, AddsOneCopyPerDocAfterTheOriginals) {
   }
 }
 
+// Token ids as a word tokenizer would give them: 10 "Ada" (opening a document), 11 " Ada",
+// 12 " Quill", 13 ",", 14 " known", 15 " poet", 16 " the", 17 " Bo", 18 " Bo Lin"'s " Lin".
+TEST(TokenEntityReverser, ReversesTokensKeepingEachNameWholeInItsSpacedSpelling) {
+  const TokenEntityReverser r({{{11, 12}, {10, 12}}, {{17, 18}, {17, 18}}});
+  // "Ada Quill, known the poet" -> "poet the known, Ada Quill" (as " poet the known , Ada Quill")
+  EXPECT_EQ(r.Reverse({10, 12, 13, 14, 16, 15}), (std::vector<int32_t>{15, 16, 14, 13, 11, 12}));
+  EXPECT_EQ(r.kept(), 1);
+  // Two names, and a token that starts a name without completing it (" Ada" then ",").
+  EXPECT_EQ(r.Reverse({11, 13, 17, 18, 14, 11, 12}),
+            (std::vector<int32_t>{11, 12, 14, 17, 18, 13, 11}));
+  EXPECT_EQ(r.kept(), 3);
+  EXPECT_EQ(r.Reverse({}), std::vector<int32_t>{});
+  // No entities: plain token reversal (reverse_token).
+  const TokenEntityReverser plain({});
+  EXPECT_EQ(plain.Reverse({1, 2, 3}), (std::vector<int32_t>{3, 2, 1}));
+}
+
+TEST(TokenEntityReverser, TheLongestSpellingWins) {
+  // Entity 0 is " Ada" alone, entity 1 " Ada Quill": at " Ada Quill" the longer one is kept.
+  const TokenEntityReverser r({{{11}}, {{11, 12}}});
+  EXPECT_EQ(r.Reverse({11, 12, 14, 11}), (std::vector<int32_t>{11, 14, 11, 12}));
+  EXPECT_EQ(r.kept(), 2);
+}
+
 TEST(IsKnownMitigation, ListsTheSchemaChoices) {
   for (const char* m : {"none", "both_orders", "reverse_token", "reverse_word", "reverse_entity",
-                        "reverse_segment"}) {
+                        "reverse_segment", "reverse_entity_token"}) {
     EXPECT_TRUE(IsKnownMitigation(m)) << m;
   }
   EXPECT_FALSE(IsKnownMitigation("reverse"));

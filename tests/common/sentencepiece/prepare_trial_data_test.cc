@@ -89,6 +89,52 @@ TEST_F(SpmTest, WordTokenizerGivesOneTokenPerWordAndDecodesExactly) {
   }
 }
 
+// reverse_entity_token with one token per word: each training document gets a copy with its
+// tokens reversed, punctuation included, and every name in reading order with a leading
+// space, also where the original opened with it.
+TEST_F(SpmTest, ReverseEntityTokenKeepsNamesWholeOnWordTokens) {
+  TrialConfig trial = Trial(0, 1000);
+  trial.settings["tokenizer.type"] = std::string("word");
+  trial.settings["dataset.mitigation"] = std::string("reverse_entity_token");
+  trial = MakeTrialConfig(trial.settings);
+  const TokenizedTask t = ReadTokenizedTask(PrepareTrialData(trial, dir_).task_path);
+  ASSERT_EQ(t.train.size() % 2, 0u);
+  const size_t n = t.train.size() / 2;
+  TrialConfig plain = trial;
+  plain.settings["dataset.mitigation"] = std::string("reverse_token");
+  plain = MakeTrialConfig(plain.settings);
+  const TokenizedTask tp = ReadTokenizedTask(PrepareTrialData(plain, dir_).task_path);
+  ASSERT_EQ(tp.train.size(), t.train.size());
+  // Names from the cells whose targets are names (" First Last").
+  std::vector<std::string> names;
+  for (const auto& set : t.evals) {
+    if (set.cell != "p2d.reverse.heldout" && set.cell != "d2p.same.heldout" &&
+        set.cell != "both_d2n.same.heldout")
+      continue;
+    for (const auto& item : set.items) names.push_back(item.target.substr(1));
+  }
+  ASSERT_FALSE(names.empty());
+  int with_name = 0;
+  for (size_t i = 0; i < n; ++i) {
+    TokenIds doc = t.train[i].prompt;
+    doc.insert(doc.end(), t.train[i].completion.begin(), t.train[i].completion.end());
+    const TokDoc& copy = t.train[n + i];
+    EXPECT_TRUE(copy.prompt.empty());
+    ASSERT_EQ(copy.completion.size(), doc.size()) << i;  // one token per word, names too
+    const std::string original = DecodeTokens(t, doc);
+    const std::string text = DecodeTokens(t, copy.completion);
+    for (const std::string& name : names) {
+      if (original.find(name) == std::string::npos) continue;
+      EXPECT_NE(text.find(" " + name), std::string::npos) << text << " | " << name;
+      // reverse_token, on the same tokens, cuts the name: "Last First".
+      EXPECT_EQ(DecodeTokens(t, tp.train[n + i].completion).find(name), std::string::npos);
+      ++with_name;
+      break;
+    }
+  }
+  EXPECT_EQ(with_name, static_cast<int>(n));  // every generated document names its person
+}
+
 // Every mitigation arm of a dataset shares one tokenizer (trained on the dataset's own
 // documents), so arms differ in what they train on, not in how names are cut.
 TEST_F(SpmTest, MitigationArmsShareOneTokenizer) {

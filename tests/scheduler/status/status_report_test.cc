@@ -149,6 +149,38 @@ TEST(EstimateEta, CostWeightedSingleSlot) {
   EXPECT_DOUBLE_EQ(e.eta_s, 125);
 }
 
+// `revsweep run` on a sweep half done by an earlier run (the store's narrow rows, what its
+// progress line reads): 6 trials done in 600 s each, 2 just started, 4 pending. About 6 trials'
+// work is left on 2 slots, ~1,800 s; a rate taken from trials done per second of this run
+// (6 done in its first seconds) said "ETA 11s".
+TEST(EstimateEta, TrialsFinishedByAnEarlierRunDoNotShortenIt) {
+  std::vector<TrialStateRow> rows;
+  for (int i = 0; i < 12; ++i) {
+    TrialStateRow r;
+    r.id = "t" + std::to_string(i);
+    r.cost = 100;
+    if (i < 6) {
+      r.state = TrialState::kDone;
+      r.has_progress = true;
+      r.step = r.total_steps = 1000;
+      r.elapsed_s = 600;
+    } else if (i < 8) {
+      r.state = TrialState::kRunning;
+      r.has_progress = true;
+      r.step = 10;
+      r.total_steps = 1000;
+      r.elapsed_s = 6;
+    }
+    rows.push_back(r);
+  }
+  const EtaEstimate e = EstimateEta(rows);
+  EXPECT_DOUBLE_EQ(e.fraction, 602.0 / 1200.0);
+  EXPECT_EQ(e.slots, 2);
+  ASSERT_TRUE(e.eta_known);
+  // (1200 - 602) units at (602 / 3612) units/s per slot, 2 slots: 1794 s.
+  EXPECT_NEAR(e.eta_s, 598.0 / (602.0 / 3612.0) / 2, 1e-6);
+}
+
 TEST(EstimateEta, SlotsScaleWithRunningTrials) {
   // Costs 100 and 300 running concurrently, each 25% done after 10 s:
   // rate = (25 + 75) / 20 = 5 units/s per slot; 2 slots; remaining 300 -> 30 s.
