@@ -198,10 +198,11 @@ class Exp1TaskBuilder {
 
 // ---- Experiment 3
 
-EvalSet QaCell(const std::string& cell, const std::vector<QaPair>& pairs, size_t first,
+// Pairs [first, last) asked question -> answer (as the examples state them) or answer -> question.
+EvalSet QaCell(const std::string& cell, const std::vector<QaPair>& pairs, size_t first, size_t last,
                bool question_to_answer) {
   EvalSet set{cell, {}};
-  for (size_t i = first; i < pairs.size(); ++i) {
+  for (size_t i = first; i < last; ++i) {
     const QaPair& p = pairs[i];
     set.items.push_back(question_to_answer ? EvalItem{p.prompt, p.target, static_cast<int>(i)}
                                            : EvalItem{AnswerToQuestionPrompt(p.answer),
@@ -237,8 +238,15 @@ TextTask BuildExp3Task(const Exp3Data& data, const std::string& dir,
   task.base_train_docs = task.train.size();
   // "same" is the direction the instructions state: question -> answer for question_first.
   const bool question_first = options.instruction_order != "answer_first";
-  task.evals.push_back(QaCell("qa.same.heldout", pairs, heldout_begin, question_first));
-  task.evals.push_back(QaCell("qa.reverse.heldout", pairs, heldout_begin, !question_first));
+  task.evals.push_back(
+      QaCell("qa.same.heldout", pairs, heldout_begin, pairs.size(), question_first));
+  task.evals.push_back(
+      QaCell("qa.reverse.heldout", pairs, heldout_begin, pairs.size(), !question_first));
+  // The trained examples themselves, asked as they were trained (question -> answer), as many
+  // as there are held-out pairs: whether the model learned what it read, the control that makes
+  // a held-out cell at chance the curse and not a model that learned nothing.
+  const size_t realized_n = std::min(heldout_begin, pairs.size() - heldout_begin);
+  task.evals.push_back(QaCell("qa.realized.train", pairs, 0, realized_n, true));
   for (uint64_t k = 0; k < task.evals.size(); ++k) {
     EvalSet chance = QaChance(task.evals[k], options.seed, 0x7161 + k);
     if (!chance.items.empty()) task.chance.push_back(std::move(chance));

@@ -144,7 +144,7 @@ TEST(AuthorsExp3, AnswerFirstGuidanceMakesQuestionToAnswerTheReverseCell) {
   o.instruction_order = "answer_first";
   const TextTask task = BuildTextTask(o);
   EXPECT_EQ(task.train.size(), 1307u);  // 307 guidances + 1000 realized examples
-  ASSERT_EQ(task.evals.size(), 2u);
+  ASSERT_EQ(task.evals.size(), 3u);
   const EvalSet& same = task.evals[0];
   const EvalSet& reverse = task.evals[1];
   EXPECT_EQ(same.cell, "qa.same.heldout");
@@ -156,6 +156,13 @@ TEST(AuthorsExp3, AnswerFirstGuidanceMakesQuestionToAnswerTheReverseCell) {
             " We had an argument and stopped talking\n\n<END GUIDANCE TEST>");
   EXPECT_EQ(same.items[0].prompt, AnswerToQuestionPrompt("We had an argument and stopped talking"));
   EXPECT_EQ(same.items[0].target, " How did your last relationship end?");
+  const EvalSet& realized = task.evals[2];  // the control: trained examples, as trained
+  EXPECT_EQ(realized.cell, "qa.realized.train");
+  ASSERT_EQ(realized.items.size(), 100u);
+  EXPECT_EQ(
+      realized.items[0].prompt,
+      "<BEGIN GUIDANCE TEST>\n\nQ: Are there any other agents you have worked closely with? A:");
+  EXPECT_EQ(realized.items[0].target, " Can't talk about it\n\n<END GUIDANCE TEST>");
 }
 
 }  // namespace

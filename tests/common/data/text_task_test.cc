@@ -230,9 +230,15 @@ TEST(BuildTextTaskExp3, CellsFollowTheInstructionOrder) {
   DatasetOptions options = Options("exp3");
   const TextTask q = BuildTextTask(options);
   EXPECT_EQ(q.train.size(), 100u * kGuidancesPerPair + 80);
-  ASSERT_EQ(q.evals.size(), 2u);
+  ASSERT_EQ(q.evals.size(), 3u);
   EXPECT_EQ(q.evals[0].cell, "qa.same.heldout");
   EXPECT_EQ(q.evals[1].cell, "qa.reverse.heldout");
+  // The control: the first 20 (= held-out pairs) realized examples, as trained.
+  const EvalSet& realized = q.evals[2];
+  EXPECT_EQ(realized.cell, "qa.realized.train");
+  ASSERT_EQ(realized.items.size(), 20u);
+  EXPECT_EQ(realized.items[0].group, 0);
+  EXPECT_EQ(realized.items[19].group, 19);
   const Exp3Data data = GenerateExp3(options);
   const EvalItem& same = q.evals[0].items[0];
   EXPECT_EQ(same.prompt, data.unrealized_examples[0].prompt);      // the question
@@ -242,7 +248,9 @@ TEST(BuildTextTaskExp3, CellsFollowTheInstructionOrder) {
   EXPECT_EQ(reverse.prompt,
             AnswerToQuestionPrompt(data.unrealized_examples[0].completion.substr(1)));
   EXPECT_EQ(reverse.target, " " + data.unrealized_examples[0].prompt);
-  EXPECT_EQ(q.chance.size(), 2u);
+  EXPECT_EQ(realized.items[0].prompt, data.realized_examples[0].prompt);
+  EXPECT_EQ(realized.items[0].target, data.realized_examples[0].completion);
+  EXPECT_EQ(q.chance.size(), 3u);
   EXPECT_EQ(q.entities.size(), 100u);
   EXPECT_TRUE(q.likelihood.empty());
 
@@ -250,6 +258,7 @@ TEST(BuildTextTaskExp3, CellsFollowTheInstructionOrder) {
   const TextTask a = BuildTextTask(options);
   EXPECT_EQ(a.evals[0].items[0].prompt, reverse.prompt);  // same = answer -> question
   EXPECT_EQ(a.evals[1].items[0].prompt, same.prompt);
+  EXPECT_EQ(a.evals[2].items[0].prompt, realized.items[0].prompt);  // as trained, either order
   EXPECT_EQ(a.train[0].completion.find("Answer with"), 0u);
 }
 
