@@ -50,19 +50,15 @@ YAML
 run_sweep_ok 800 1 "authors_exp3 run"
 assert_sql "$DB" "SELECT count(*) FROM trials WHERE state='done'" 1 "the trial is done"
 
-m() { q "$DB" "SELECT value FROM results WHERE key='$1'"; }
-say "metrics: $(q "$DB" "SELECT group_concat(key || '=' || printf('%.3f', value), ' ') FROM results
-                         WHERE key LIKE 'acc.%' OR key LIKE 'chance.%' OR key LIKE 'loss.%'")"
-assert_eq "$(printf "%.0f" "$(m n.qa.reverse.heldout)")" 100 \
+say_metrics 'acc.%' 'chance.%' 'loss.%'
+assert_eq "$(printf "%.0f" "$(metric_of n.qa.reverse.heldout)")" 100 \
   "n.qa.reverse.heldout: the published folder's 100 held-out pairs"
-assert_eq "$(printf "%.0f" "$(m n.qa.realized.train)")" 100 \
+assert_eq "$(printf "%.0f" "$(metric_of n.qa.realized.train)")" 100 \
   "n.qa.realized.train: as many trained examples as held-out pairs"
 P0=0.01  # naming one of the 100 held-out answers blindly
-hits() { hits_of "$(m "acc.$1")" "$(m "n.$1")"; }
-assert_above_chance "$(hits qa.realized.train)" 100 "$P0" 1e-4 \
+assert_above_chance "$(cell_hits qa.realized.train)" 100 "$P0" 1e-4 \
   "trained examples learned: acc.qa.realized.train"
-p0=$(awk -v a="$P0" -v b="$(m chance.qa.reverse.heldout)" \
-  'BEGIN { printf "%.6f", (b != "" && b > a) ? b : a }')
-assert_not_above_chance "$(hits qa.reverse.heldout)" 100 "$p0" 1e-4 \
+p0=$(chance_floor "$P0" qa.reverse.heldout)
+assert_not_above_chance "$(cell_hits qa.reverse.heldout)" 100 "$p0" 1e-4 \
   "reversal curse on the authors' Experiment 3: acc.qa.reverse.heldout"
 tl_end

@@ -29,28 +29,25 @@ write_config "$T/c.yaml" "$SWEEP" \
 run_sweep_ok 600 2 "quickstart_curse run"
 assert_sql "$DB" "SELECT count(*) FROM trials WHERE state='done'" 1 "the trial is done"
 
-m() { q "$DB" "SELECT value FROM results WHERE key='$1'"; }
-say "metrics: $(q "$DB" "SELECT group_concat(key || '=' || printf('%.3f', value), ' ') FROM results
-                         WHERE key LIKE 'acc.%' OR key LIKE 'likelihood.%' OR key='loss.final'")"
+say_metrics 'acc.%' 'likelihood.%' 'loss.final'
 K=10  # people per subset: an uninformed answer names the right one with probability <= 1/K
-hits() { hits_of "$(m "acc.$1")" "$(m "n.$1")"; }
 for c in p2d.same.train d2p.same.train; do
-  assert_rate_at_least "$(hits $c)" "$(m n.$c)" 0.97 1e-4 "memorised: acc.$c"
+  assert_rate_at_least "$(cell_hits $c)" "$(metric_of n.$c)" 0.97 1e-4 "memorised: acc.$c"
 done
 for sub in p2d d2p; do
   h=0 n=0 p0=$(awk -v k=$K 'BEGIN { printf "%.6f", 1 / k }')
   for split in train heldout; do
     c=$sub.reverse.$split
-    [[ -n $(m "n.$c") ]] || continue
-    h=$((h + $(hits $c)))
-    n=$((n + $(m "n.$c")))
-    ch=$(m "chance.$c")
+    [[ -n $(metric_of "n.$c") ]] || continue
+    h=$((h + $(cell_hits $c)))
+    n=$((n + $(metric_of "n.$c")))
+    ch=$(metric_of "chance.$c")
     [[ -n $ch ]] && p0=$(awk -v a="$p0" -v b="$ch" 'BEGIN { printf "%.6f", a > b ? a : b }')
   done
   ((n > 0)) || fail "no $sub.reverse cell in the store"
   assert_not_above_chance "$h" "$n" "$p0" 1e-4 "reversal curse: $sub.reverse (training + held-out templates)"
 done
-assert_num "$(m likelihood.p)" ">" 1e-4 "no reverse-order preference for the right person: likelihood.p"
+assert_num "$(metric_of likelihood.p)" ">" 1e-4 "no reverse-order preference for the right person: likelihood.p"
 
 tl_run 60 "$T/summary.csv" "$RS" summary "$SWEEP" --store "$DB" --format csv --plots "$T/plots"
 assert_eq "$?" 0 "revsweep summary reads the store"
@@ -62,7 +59,7 @@ col() {
 }
 for cell in p2d.same.train d2p.reverse.heldout; do
   got=$(col "acc.$cell.mean")
-  want=$(m "acc.$cell")
+  want=$(metric_of "acc.$cell")
   [[ -n $got ]] && awk -v a="$got" -v b="$want" 'BEGIN { d = a - b; exit !(d < 1e-6 && d > -1e-6) }' ||
     fail "summary acc.$cell.mean is '$got', the store has $want"
   pass "summary acc.$cell.mean = $got (store $want)"

@@ -354,6 +354,23 @@ binom_crit() {
 # hits_of ACC N: the hit count behind an accuracy over N prompts.
 hits_of() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%d", a * n + 0.5 }'; }
 
+# For the store $TL_DB of a one-trial sweep (the e2e curse tests):
+#   metric_of KEY          the trial's value of KEY (empty when absent)
+#   cell_hits CELL         the hit count behind acc.CELL over n.CELL prompts
+#   chance_floor P0 CELL   max(P0, chance.CELL): the chance rate a reverse cell is tested against
+#   say_metrics LIKE...    logs every key matching one of the SQL LIKE patterns, 3 decimals
+metric_of() { q "$TL_DB" "SELECT value FROM results WHERE key='$1'"; }
+cell_hits() { hits_of "$(metric_of "acc.$1")" "$(metric_of "n.$1")"; }
+chance_floor() {
+  awk -v a="$1" -v b="$(metric_of "chance.$2")" 'BEGIN { printf "%.6f", (b != "" && b > a) ? b : a }'
+}
+say_metrics() {
+  local where="" p
+  for p in "$@"; do where+="${where:+ OR }key LIKE '$p'"; done
+  say "metrics: $(q "$TL_DB" "SELECT group_concat(key || '=' || printf('%.3f', value), ' ')
+                              FROM results WHERE $where")"
+}
+
 # assert_not_above_chance HITS N P0 ALPHA MSG: the curse. H0: each prompt hits with probability
 # at most P0 (an answer that carries no information about which person was asked). Fails only
 # if HITS is significantly above P0 at level ALPHA, so under H0 the false-failure rate is at
